@@ -1,0 +1,6 @@
+// The list of turbo-index commands: one module per top-level verb; only working commands are listed.
+import type { CommandModule } from 'yargs';
+
+/** Every top-level command of the turbo-index CLI. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const COMMANDS: CommandModule<any, any>[] = [];

@@ -20,3 +20,6 @@ export const FILE_STREAM_CHUNK_BYTES = 1024 * 1024;
 
 /** Largest seek index we accept to parse: 1 GiB would index a ~300 GiB layer at 1 MiB span; more is corruption. */
 export const MAX_SEEK_INDEX_BYTES = 1024 * 1024 * 1024;
+
+/** Largest tar extension payload (pax x/g, GNU L/K) we buffer: real ones are < 1 MiB (xattrs, long names); more is hostile. */
+export const MAX_TAR_META_BYTES = 64 * 1024 * 1024;

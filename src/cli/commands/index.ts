@@ -1,6 +1,8 @@
 // The list of turbo-index commands: one module per top-level verb; only working commands are listed.
 import type { CommandModule } from 'yargs';
 
+import { gzipIndexCommand } from './gzip-index.js';
+
 /** Every top-level command of the turbo-index CLI. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [];
+export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand];

@@ -1,0 +1,183 @@
+// The JavaScript Indexer object: push(chunk) and finish() inflate on the libuv thread pool (AsyncWorker)
+// so the main thread can hash the compressed bytes meanwhile; destroy() frees at once or when idle.
+#include "indexer_object.h"
+
+#include <utility>
+#include <vector>
+
+#include "js_error.h"
+
+namespace turbo {
+
+namespace {
+
+Napi::Object PointToJs(Napi::Env env, const SeekPoint& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("uncompressedOffset", Napi::Number::New(env, static_cast<double>(p.uncompressedOffset)));
+  o.Set("compressedBitOffset", Napi::Number::New(env, static_cast<double>(p.compressedBitOffset)));
+  o.Set("memberStart", Napi::Boolean::New(env, p.memberStart));
+  o.Set("window", Napi::Buffer<uint8_t>::Copy(env, p.window.data(), p.window.size()));
+  return o;
+}
+
+}  // namespace
+
+// Inflates one chunk on a worker thread; resolves with the points found.
+class PushWorker : public Napi::AsyncWorker {
+ public:
+  PushWorker(Napi::Env env, IndexerObject* owner, Napi::Object self, Napi::Uint8Array chunk)
+      : Napi::AsyncWorker(env, "turbo-oci:gzip-index-push"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        owner_(owner),
+        core_(owner->core_.get()),
+        data_(chunk.Data()),
+        length_(chunk.ByteLength()) {
+    self_ = Napi::Persistent(self);
+    chunk_ = Napi::Persistent(chunk);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    if (!core_->Push(data_, length_, points_, failure_)) SetError(failure_.message);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    owner_->WorkDone();
+    Napi::Array arr = Napi::Array::New(env, points_.size());
+    for (size_t i = 0; i < points_.size(); i++) arr.Set(static_cast<uint32_t>(i), PointToJs(env, points_[i]));
+    deferred_.Resolve(arr);
+  }
+
+  void OnError(const Napi::Error&) override {
+    owner_->WorkDone();
+    deferred_.Reject(MakeJsError(Env(), failure_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  IndexerObject* owner_;
+  GzipIndexer* core_;
+  const uint8_t* data_;
+  size_t length_;
+  Napi::ObjectReference self_;                // keeps the indexer alive while the worker runs
+  Napi::Reference<Napi::Uint8Array> chunk_;   // keeps the chunk's memory alive while the worker runs
+  std::vector<SeekPoint> points_;
+  Failure failure_;
+};
+
+// Declares the end of input on a worker thread; resolves with the summary.
+class FinishWorker : public Napi::AsyncWorker {
+ public:
+  FinishWorker(Napi::Env env, IndexerObject* owner, Napi::Object self)
+      : Napi::AsyncWorker(env, "turbo-oci:gzip-index-finish"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        owner_(owner),
+        core_(owner->core_.get()) {
+    self_ = Napi::Persistent(self);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    if (!core_->Finish(summary_, failure_)) SetError(failure_.message);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    owner_->WorkDone();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("compressedBytes", Napi::Number::New(env, static_cast<double>(summary_.compressedBytes)));
+    o.Set("uncompressedBytes", Napi::Number::New(env, static_cast<double>(summary_.uncompressedBytes)));
+    o.Set("members", Napi::Number::New(env, static_cast<double>(summary_.members)));
+    o.Set("trailingZeroBytes", Napi::Number::New(env, static_cast<double>(summary_.trailingZeroBytes)));
+    deferred_.Resolve(o);
+  }
+
+  void OnError(const Napi::Error&) override {
+    owner_->WorkDone();
+    deferred_.Reject(MakeJsError(Env(), failure_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  IndexerObject* owner_;
+  GzipIndexer* core_;
+  Napi::ObjectReference self_;
+  IndexSummary summary_{};
+  Failure failure_;
+};
+
+Napi::Function IndexerObject::DefineClass(Napi::Env env) {
+  return ObjectWrap<IndexerObject>::DefineClass(env, "GzipIndexer",
+                                                {InstanceMethod<&IndexerObject::Push>("push"),
+                                                 InstanceMethod<&IndexerObject::Finish>("finish"),
+                                                 InstanceMethod<&IndexerObject::Destroy>("destroy")});
+}
+
+IndexerObject::IndexerObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexerObject>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw MakeJsError(env, "INVALID_ARGUMENT", "span must be a number");
+  double span = info[0].As<Napi::Number>().DoubleValue();
+  if (!(span >= 1 && span <= 9007199254740991.0) || span != static_cast<double>(static_cast<uint64_t>(span))) {
+    throw MakeJsError(env, "INVALID_ARGUMENT", "span must be a positive integer");
+  }
+  core_ = std::make_unique<GzipIndexer>(static_cast<uint64_t>(span));
+}
+
+void IndexerObject::CheckIdle(Napi::Env env, const char* what) {
+  if (destroyed_) {
+    throw MakeJsError(env, "FAILED_PRECONDITION", std::string(what) + " after finish() or destroy()");
+  }
+  if (busy_) {
+    throw MakeJsError(env, "FAILED_PRECONDITION",
+                      std::string(what) + " while a previous push()/finish() is still running: await it first");
+  }
+}
+
+void IndexerObject::WorkDone() {
+  busy_ = false;
+  if (releaseWhenIdle_) {
+    releaseWhenIdle_ = false;
+    core_.reset();
+  }
+}
+
+Napi::Value IndexerObject::Push(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckIdle(env, "push()");
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw MakeJsError(env, "INVALID_ARGUMENT", "push() takes a Buffer or Uint8Array");
+  }
+  auto* worker = new PushWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Uint8Array>());
+  busy_ = true;
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value IndexerObject::Finish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckIdle(env, "finish()");
+  auto* worker = new FinishWorker(env, this, info.This().As<Napi::Object>());
+  busy_ = true;
+  destroyed_ = true;  // no more work after finish(), whatever its outcome
+  releaseWhenIdle_ = true;
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value IndexerObject::Destroy(const Napi::CallbackInfo& info) {
+  destroyed_ = true;
+  if (busy_) {
+    releaseWhenIdle_ = true;  // the running worker still uses the core
+  } else {
+    core_.reset();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace turbo

@@ -36,3 +36,5 @@ export type { CompareOptions, TreeEntry } from './images/tree.js';
 export { seededBytes, seededText, sequenceText } from './images/content.js';
 export { TarFileWriter, tarBytes, writeTarFile } from './images/tar-writer.js';
 export type { TarEntrySpec, TarEntryType } from './images/tar-writer.js';
+export { hugeFileLayer, manySmallFilesLayer, smallFileContent, sparseFileLayer, wideDirectoryLayer, wideEntryName } from './images/big-layers.js';
+export type { DataRegion, ExpectedFile, LayerExpectation, LayerFixture } from './images/big-layers.js';

@@ -21,5 +21,44 @@ export const FILE_STREAM_CHUNK_BYTES = 1024 * 1024;
 /** Largest seek index we accept to parse: 1 GiB would index a ~300 GiB layer at 1 MiB span; more is corruption. */
 export const MAX_SEEK_INDEX_BYTES = 1024 * 1024 * 1024;
 
+/** Registry request attempts after the first: 5 retries with 250 ms doubling backoff span ~8 s, enough for a registry restart or a 429 burst. */
+export const REGISTRY_MAX_RETRIES = 5;
+
+/** First registry retry delay: short enough that a dropped connection costs little, long enough not to hammer a struggling server. */
+export const REGISTRY_RETRY_BASE_MS = 250;
+
+/** Ceiling of one registry retry delay (and of an honoured Retry-After): longer waits are better reported than hidden. */
+export const REGISTRY_RETRY_MAX_DELAY_MS = 30_000;
+
+/** Time to receive response headers: registries answer in milliseconds; 30 s tolerates a cold storage backend. */
+export const REGISTRY_HEADERS_TIMEOUT_MS = 30_000;
+
+/** Longest silence inside a response body: a stalled transfer is retried (resumed by Range) after 30 s. */
+export const REGISTRY_BODY_IDLE_TIMEOUT_MS = 30_000;
+
+/** Connections per registry host: 8 keeps ranged reads parallel without tripping per-client limits of hosted registries. */
+export const REGISTRY_CONNECTIONS_PER_HOST = 8;
+
+/** Largest manifest we read: distribution-spec 1.1 says registries should accept at least 4 MiB manifests. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** Blobs up to this size are uploaded in one PUT; larger ones as PATCH chunks of this size (retryable, bounded memory). */
+export const UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Redirect hops we follow (blob GETs redirect once to storage; more is a loop). */
+export const REGISTRY_MAX_REDIRECTS = 5;
+
+/** Bytes of an error response body we read to find the OCI error code: error JSON is small; 64 KiB bounds hostile bodies. */
+export const REGISTRY_ERROR_BODY_BYTES = 64 * 1024;
+
+/** Token lifetime assumed when a token endpoint omits expires_in: 60 s per the docker token spec. */
+export const REGISTRY_TOKEN_DEFAULT_TTL_S = 60;
+
+/** Attempts to update a `sha256-<hex>` referrers fallback index before reporting a conflict: each retry re-reads and merges. */
+export const REFERRERS_FALLBACK_MAX_ATTEMPTS = 10;
+
+/** Minimum wait before re-reading the fallback index to check our write survived concurrent writers (also at least 2x our own read-to-write time). */
+export const REFERRERS_FALLBACK_SETTLE_MS = 200;
+
 /** Largest tar extension payload (pax x/g, GNU L/K) we buffer: real ones are < 1 MiB (xattrs, long names); more is hostile. */
 export const MAX_TAR_META_BYTES = 64 * 1024 * 1024;

@@ -22,7 +22,7 @@ export interface TestImage {
 export async function makeTar(files: Record<string, Buffer>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((resolve, reject) => {
     pack.on('end', resolve);
     pack.on('error', reject);

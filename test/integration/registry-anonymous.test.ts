@@ -30,7 +30,7 @@ function* patternChunks(total: number, chunk: number): Generator<Buffer> {
 /** Compares incoming chunks with a generator's output, whatever the chunk boundaries. */
 class ByteCursor {
   readonly #source: Iterator<Buffer>;
-  #current = Buffer.alloc(0);
+  #current: Buffer = Buffer.alloc(0);
   #offset = 0;
 
   constructor(source: Iterator<Buffer>) {

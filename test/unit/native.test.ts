@@ -2,12 +2,15 @@
 // checked byte for byte, chunking invariance down to 1-byte pushes, error codes and offsets, lifecycle.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isImageError } from '../../src/errors.js';
 import { loadNative, nativeLoadError, type NativeBinding, type NativeSeekPoint } from '../../src/native.js';
-import { hasCommand } from '../helpers/capabilities.js';
+import { hasCommand, missingNeeds } from '../helpers/capabilities.js';
 import { SeededRandom } from '../helpers/random.js';
+import { makeTempDir } from '../helpers/tmpdir.js';
 
 const native = loadNative();
 const skipReason = native ? undefined : `native addon not loaded: ${nativeLoadError() ?? 'unknown reason'}`;
@@ -253,6 +256,22 @@ describe.skipIf(skipReason !== undefined)('native zlib addon', () => {
         expect(r.output.equals(c.raw.subarray(offset, Math.min(offset + length, end))), `offset ${offset} length ${length}`).toBe(true);
       }
     });
+  });
+
+  it.skipIf(missingNeeds({ commands: ['gztool'] }) !== undefined)('finds the same points as gztool (an independent zran implementation)', async () => {
+    const dir = makeTempDir('native-gztool-');
+    for (const c of cases.filter((x) => x.name.startsWith('gzip -') || x.name.startsWith('pigz'))) {
+      const gzFile = path.join(dir, 'layer.gz');
+      const idxFile = path.join(dir, 'layer.gzi');
+      writeFileSync(gzFile, c.gz);
+      rmSync(idxFile, { force: true });
+      execFileSync('gztool', ['-v', '0', '-z', '-s', '1', '-I', idxFile, '-i', gzFile], { stdio: 'ignore' });
+      const listing = execFileSync('gztool', ['-ll', '-I', idxFile, gzFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const theirs = [...listing.matchAll(/#\d+: @ (\d+) \/ (\d+)/g)].map((m) => `${m[1]}/${m[2]}`);
+      // gztool places a point when more than `span` bytes passed (`>`), we when at least `span` did (`>=`).
+      const { points } = await index(n, c.gz, 64 * 1024, 1024 * 1024 + 1);
+      expect(points.map((p) => `${Math.ceil(p.compressedBitOffset / 8)}/${p.uncompressedOffset}`), c.name).toEqual(theirs);
+    }
   });
 
   it('reports inputExhausted when the compressed bytes run out', async () => {

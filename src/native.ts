@@ -1,5 +1,6 @@
 // Loads the optional native zlib addon (native/, node-addon-api) and wraps it in a typed, validated API;
 // the only module that loads a .node binary. Without it, callers fall back to the pure-JS (pako) engine.
+import { constants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -122,6 +123,7 @@ function checkInflateArgs(a: NativeInflateArgs): void {
   if (a.firstBitInByte > 0 && a.input.length === 0) throw invalid('firstBitInByte > 0 needs at least one input byte');
   checkCount(a.skipBytes, 'skipBytes');
   checkCount(a.outBytes, 'outBytes');
+  if (a.outBytes > constants.MAX_LENGTH) throw invalid(`outBytes ${a.outBytes} exceeds the largest Buffer (${constants.MAX_LENGTH} bytes)`);
 }
 
 function wrapIndexer(raw: RawIndexer): NativeIndexer {

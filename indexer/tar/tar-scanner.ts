@@ -52,6 +52,7 @@ export class TarScanner {
   #mapParser: SparseMapV1Parser | undefined;
   #trailerWarned = false;
   #out: TarEntry[] = [];
+  #error: unknown;
 
   constructor(private readonly options: TarScanOptions = {}) {}
 
@@ -65,8 +66,22 @@ export class TarScanner {
     return this.#mode === 'trailer' || this.#mode === 'done';
   }
 
-  /** Consumes `chunk`; returns the entries it completed. */
+  /**
+   * Consumes `chunk`; returns the entries it completed. On damage, the entries completed before it are returned
+   * first and the error is thrown by the next call (or by this one when there are none).
+   */
   push(chunk: Buffer): TarEntry[] {
+    if (this.#error !== undefined) throw this.#error;
+    try {
+      this.#consume(chunk);
+    } catch (err) {
+      this.#error = err;
+      if (this.#out.length === 0) throw err;
+    }
+    return this.#drain();
+  }
+
+  #consume(chunk: Buffer): void {
     const len = chunk.length;
     let i = 0;
     while (i < len) {
@@ -126,11 +141,11 @@ export class TarScanner {
       else if (mode === 'sparse-ext') this.#onSparseExt(block, blockOffset);
       else this.#onSparseMap(block);
     }
-    return this.#drain();
   }
 
   /** Signals end of input; throws TRUNCATED when the stream stopped inside an entry. Returns the last entries. */
   end(): TarEntry[] {
+    if (this.#error !== undefined) throw this.#error;
     const inEntry = this.#mode !== 'header' || this.#fill !== 0 || this.#meta.start !== undefined;
     if (this.#mode === 'trailer' || this.#mode === 'done') {
       this.#mode = 'done';

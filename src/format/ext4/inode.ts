@@ -1,0 +1,122 @@
+// ext4 256-byte inode with i_extra_isize 32: encoder, decoder and metadata_csum checksum.
+// Layout per Linux Documentation/filesystems/ext4/inodes.rst; times carry nanoseconds and 2 epoch bits.
+import { crc32cRaw, crc32cU32 } from './crc32c.js';
+
+/** On-disk inode size this writer uses. */
+export const INODE_SIZE = 256;
+/** i_extra_isize: the kernel's full extra fields (up to i_projid). */
+export const INODE_EXTRA_ISIZE = 32;
+/** Offset of the in-inode extended attribute area (magic), right after the extra fields. */
+export const INODE_XATTR_OFFSET = 128 + INODE_EXTRA_ISIZE;
+
+/** A timestamp as ext4 stores it: seconds (may be negative or past 2038) and nanoseconds. */
+export interface InodeTime {
+  sec: number;
+  nsec: number;
+}
+
+/** The inode fields this writer sets. */
+export interface Inode {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atime: InodeTime;
+  ctime: InodeTime;
+  mtime: InodeTime;
+  crtime: InodeTime;
+  linksCount: number;
+  /** i_blocks in 512-byte units. */
+  blocks512: number;
+  flags: number;
+  /** The 60-byte i_block area (extent root, fast symlink target or device number). */
+  block: Uint8Array;
+  generation: number;
+  fileAcl: number;
+  /** Raw in-inode xattr area (starting with the magic) placed at INODE_XATTR_OFFSET, or undefined. */
+  xattrArea?: Uint8Array;
+}
+
+function putTime(b: Buffer, secOff: number, extraOff: number, t: InodeTime): void {
+  const lo = t.sec | 0; // low 32 bits, signed
+  b.writeInt32LE(lo, secOff);
+  const epoch = Math.floor((t.sec - lo) / 2 ** 32) & 3;
+  b.writeUInt32LE(((t.nsec << 2) | epoch) >>> 0, extraOff);
+}
+
+function getTime(b: Buffer, secOff: number, extraOff: number): InodeTime {
+  const lo = b.readInt32LE(secOff);
+  const extra = b.readUInt32LE(extraOff);
+  return { sec: lo + (extra & 3) * 2 ** 32, nsec: extra >>> 2 };
+}
+
+/** Encodes inode number `ino` into `out[offset .. +256]`, computing the checksum from the fs seed. */
+export function encodeInode(ino: Inode, inum: number, csumSeed: number, out: Buffer, offset: number): void {
+  const b = out.subarray(offset, offset + INODE_SIZE);
+  b.fill(0);
+  b.writeUInt16LE(ino.mode, 0x00);
+  b.writeUInt16LE(ino.uid & 0xffff, 0x02);
+  b.writeUInt32LE(ino.size % 2 ** 32, 0x04);
+  putTime(b, 0x08, 0x8c, ino.atime);
+  putTime(b, 0x0c, 0x84, ino.ctime);
+  putTime(b, 0x10, 0x88, ino.mtime);
+  putTime(b, 0x90, 0x94, ino.crtime);
+  b.writeUInt16LE(ino.gid & 0xffff, 0x18);
+  b.writeUInt16LE(ino.linksCount, 0x1a);
+  b.writeUInt32LE(ino.blocks512 % 2 ** 32, 0x1c);
+  b.writeUInt32LE(ino.flags, 0x20);
+  Buffer.from(ino.block.buffer, ino.block.byteOffset, 60).copy(b, 0x28);
+  b.writeUInt32LE(ino.generation >>> 0, 0x64);
+  b.writeUInt32LE(ino.fileAcl % 2 ** 32, 0x68);
+  b.writeUInt32LE(Math.floor(ino.size / 2 ** 32), 0x6c);
+  b.writeUInt16LE(Math.floor(ino.blocks512 / 2 ** 32), 0x74);
+  b.writeUInt16LE(Math.floor(ino.fileAcl / 2 ** 32), 0x76);
+  b.writeUInt16LE(ino.uid >>> 16, 0x78);
+  b.writeUInt16LE(ino.gid >>> 16, 0x7a);
+  b.writeUInt16LE(INODE_EXTRA_ISIZE, 0x80);
+  if (ino.xattrArea) Buffer.from(ino.xattrArea).copy(b, INODE_XATTR_OFFSET);
+  const c = inodeChecksum(b, inum, csumSeed);
+  b.writeUInt16LE(c & 0xffff, 0x7c);
+  b.writeUInt16LE(c >>> 16, 0x82);
+}
+
+/** Per-inode checksum seed: crc32c(fs seed, le32 inode number, le32 generation); also seeds dir/extent/dx tails. */
+export function inodeChecksumSeed(csumSeed: number, inum: number, generation: number): number {
+  return crc32cU32(crc32cU32(csumSeed, inum), generation);
+}
+
+/** crc32c of the 256-byte inode with i_checksum_lo/hi taken as zero. */
+export function inodeChecksum(b: Uint8Array, inum: number, csumSeed: number): number {
+  const gen = b[0x64]! | (b[0x65]! << 8) | (b[0x66]! << 16) | (b[0x67]! << 24);
+  let c = inodeChecksumSeed(csumSeed, inum, gen >>> 0);
+  const zero = new Uint8Array(2);
+  c = crc32cRaw(c, b, 0, 0x7c);
+  c = crc32cRaw(c, zero);
+  c = crc32cRaw(c, b, 0x7e, 0x82);
+  c = crc32cRaw(c, zero);
+  c = crc32cRaw(c, b, 0x84, INODE_SIZE);
+  return c >>> 0;
+}
+
+/** Decodes an inode (plus its stored checksum) from 256 bytes. */
+export function decodeInode(raw: Uint8Array): Inode & { checksum: number; extraIsize: number } {
+  const b = Buffer.from(raw.buffer, raw.byteOffset, INODE_SIZE);
+  return {
+    mode: b.readUInt16LE(0),
+    uid: b.readUInt16LE(0x02) | (b.readUInt16LE(0x78) << 16),
+    gid: b.readUInt16LE(0x18) | (b.readUInt16LE(0x7a) << 16),
+    size: b.readUInt32LE(0x04) + b.readUInt32LE(0x6c) * 2 ** 32,
+    atime: getTime(b, 0x08, 0x8c),
+    ctime: getTime(b, 0x0c, 0x84),
+    mtime: getTime(b, 0x10, 0x88),
+    crtime: getTime(b, 0x90, 0x94),
+    linksCount: b.readUInt16LE(0x1a),
+    blocks512: b.readUInt32LE(0x1c) + b.readUInt16LE(0x74) * 2 ** 32,
+    flags: b.readUInt32LE(0x20),
+    block: Uint8Array.from(b.subarray(0x28, 0x64)),
+    generation: b.readUInt32LE(0x64),
+    fileAcl: b.readUInt32LE(0x68) + b.readUInt16LE(0x76) * 2 ** 32,
+    checksum: (b.readUInt16LE(0x7c) | (b.readUInt16LE(0x82) << 16)) >>> 0,
+    extraIsize: b.readUInt16LE(0x80),
+  };
+}

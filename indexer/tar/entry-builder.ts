@@ -62,9 +62,12 @@ export function buildEntry(h: RawHeader, offset: number, meta: PendingMeta, glob
   if (globals.size > 0 || meta.pax.length > 0) {
     pax = new Map(globals);
     for (const r of meta.pax) pax.set(r.key, r.value);
-    for (const [k, v] of pax) if (v.length === 0) pax.delete(k);
   }
-  const str = (key: string): string | undefined => pax?.get(key)?.toString('utf8');
+  // An empty value unsets the keyword (POSIX pax "Extended Header Keywords"): the header field applies again.
+  const str = (key: string): string | undefined => {
+    const v = pax?.get(key);
+    return v === undefined || v.length === 0 ? undefined : v.toString('utf8');
+  };
   const numKey = (key: string): number | undefined => {
     const v = str(key);
     return v === undefined ? undefined : parsePaxNumber(v, key, offset);

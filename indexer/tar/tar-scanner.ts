@@ -297,7 +297,10 @@ export class TarScanner {
         for (const r of parsePaxRecords(payload, at)) this.#meta.pax.push({ key: r.key, value: Buffer.from(r.value) });
         break;
       case 'g':
-        for (const r of parsePaxRecords(payload, at)) this.#globals.set(r.key, Buffer.from(r.value));
+        for (const r of parsePaxRecords(payload, at)) {
+          if (r.value.length === 0) this.#globals.delete(r.key);
+          else this.#globals.set(r.key, Buffer.from(r.value));
+        }
         break;
       case 'L':
       case 'K': {

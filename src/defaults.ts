@@ -62,3 +62,6 @@ export const REFERRERS_FALLBACK_SETTLE_MS = 200;
 
 /** Largest tar extension payload (pax x/g, GNU L/K) we buffer: real ones are < 1 MiB (xattrs, long names); more is hostile. */
 export const MAX_TAR_META_BYTES = 64 * 1024 * 1024;
+
+/** Virtual ext4 device size of a layer chain: 64 GiB (as overlaybd's default vsize); unused groups cost nothing. */
+export const DEFAULT_EXT4_DEVICE_BYTES = 64 * 1024 * 1024 * 1024;

@@ -1,11 +1,10 @@
 // Writes a complete raw ext4 image from a stacked device map: a sparse file of the device size holding
 // the metadata blocks and the mapped tar ranges copied from each layer's uncompressed tar stream.
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { DeviceBlockMap, MapPiece } from '../../src/ext4/block-map.js';
 
 /** Opens the uncompressed tar stream of layer `layer` (called once per layer that has mapped data). */
-export type TarStreamOpener = (layer: number) => Readable | Promise<Readable>;
+export type TarStreamOpener = (layer: number) => AsyncIterable<Buffer> | Promise<AsyncIterable<Buffer>>;
 
 /** Writes the image to `path` (created or truncated); unmapped ranges stay holes that read as zero. */
 export async function writeRawImage(map: DeviceBlockMap, openTar: TarStreamOpener, path: string): Promise<void> {
@@ -28,7 +27,7 @@ export async function writeRawImage(map: DeviceBlockMap, openTar: TarStreamOpene
       const stream = await openTar(layer);
       let pos = 0;
       let i = 0;
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for await (const chunk of stream) {
         const cEnd = pos + chunk.length;
         while (i < pieces.length && tarOf(pieces[i]!) + pieces[i]!.sectors * 512 <= pos) i++;
         for (let k = i; k < pieces.length && tarOf(pieces[k]!) < cEnd; k++) {
@@ -40,7 +39,7 @@ export async function writeRawImage(map: DeviceBlockMap, openTar: TarStreamOpene
         pos = cEnd;
         if (i >= pieces.length) break;
       }
-      stream.destroy();
+      (stream as { destroy?: () => void }).destroy?.();
     }
   } finally {
     await fh.close();

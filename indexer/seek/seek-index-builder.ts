@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { MIN_SPAN_BYTES, WINDOW_BYTES, WINDOW_ZSTD_LEVEL } from '../../src/defaults.js';
 import { ImageError } from '../../src/errors.js';
 import type { SeekIndex } from '../../src/format/seek-index.js';
-import type { EngineIndexer, InflateEngine } from '../../src/seek/inflate-engine.js';
+import type { EngineIndexer, EngineSeekPoint, InflateEngine } from '../../src/seek/inflate-engine.js';
 import { PointAssembler } from './point-assembler.js';
 
 /** Options of buildSeekIndex. */
@@ -40,15 +40,29 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
   let indexer: EngineIndexer | undefined;
   let identity = false;
 
+  // Pipeline: the engine inflates chunk k (on a worker thread for the native engine) while this thread
+  // digests the points of chunk k-1 (zstd windows, span sha256) and hashes chunk k.
+  let inflight: Promise<EngineSeekPoint[]> | undefined;
+  const drain = async (): Promise<void> => {
+    if (!inflight) return;
+    const points = await inflight;
+    inflight = undefined;
+    for (const p of points) assembler.addPoint(p);
+  };
   const feed = async (chunk: Buffer): Promise<void> => {
     if (identity) {
       layerHash.update(chunk);
       return;
     }
-    const pending = indexer!.push(chunk);
-    layerHash.update(chunk);
+    const previous = inflight;
+    inflight = undefined;
+    const earlier = previous ? await previous : [];
+    inflight = indexer!.push(chunk);
+    // Mark as handled now: it is awaited only after the next chunk arrives.
+    inflight.catch(() => undefined);
     assembler.appendBytes(chunk);
-    for (const p of await pending) assembler.addPoint(p);
+    for (const p of earlier) assembler.addPoint(p);
+    layerHash.update(chunk);
   };
 
   try {
@@ -87,6 +101,7 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
         points: [],
       };
     }
+    await drain();
     const summary = await indexer!.finish();
     if (summary.compressedBytes !== total) {
       throw new ImageError('INTERNAL', 'engine consumed a different number of bytes than were read', {
@@ -107,6 +122,8 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
       points,
     };
   } finally {
+    // A failed run may leave a push in flight: let it settle before freeing the engine state.
+    await inflight?.catch(() => undefined);
     indexer?.destroy();
   }
 }

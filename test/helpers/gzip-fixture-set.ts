@@ -11,7 +11,7 @@ import { cachedFixture } from './fixture-cache.js';
 /** Bump when generateGzipFixtures changes. */
 const GZIP_FIXTURES_VERSION = 1;
 /** Bump when generateUsrLayer changes. */
-const USR_LAYER_VERSION = 1;
+const USR_LAYER_VERSION = 3;
 
 /** A fixture with its expected bytes loaded. */
 export interface LoadedGzipFixture extends GzipFixture {

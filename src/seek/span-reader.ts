@@ -9,10 +9,16 @@ import {
   spanCompressedRange,
   spanUncompressedRange,
   type SeekIndex,
+  type SeekPointRecord,
 } from '../format/seek-index.js';
 import { ByteLru } from './byte-lru.js';
 import type { CompressedSource } from './compressed-source.js';
-import type { InflateEngine } from './inflate-engine.js';
+import type { InflateEngine, InflateFromResult } from './inflate-engine.js';
+
+/** Prefix reads fetch this factor more compressed bytes than the span's average ratio predicts. */
+const PREFIX_MARGIN = 1.5;
+/** ...plus this many bytes, so short reads at the start of a span rarely need a second fetch. */
+const PREFIX_EXTRA_BYTES = 64 * 1024;
 
 /** Options of a SpanReader. */
 export interface SpanReaderOptions {
@@ -35,6 +41,8 @@ export class SpanReader {
   readonly #inflight = new Map<number, Promise<Buffer>>();
   /** Number of whole-span inflates performed (for tests and stats). */
   spanInflates = 0;
+  /** Number of partial reads whose estimated compressed prefix was too short and were redone on the whole span. */
+  prefixRefetches = 0;
 
   constructor(index: SeekIndex, source: CompressedSource, options: SpanReaderOptions) {
     if (source.size !== index.compressedBytes) {
@@ -134,11 +142,39 @@ export class SpanReader {
 
   async #inflate(i: number, skipBytes: number, outBytes: number): Promise<Buffer> {
     const point = this.index.points[i]!;
-    const input = await this.fetchSpan(i);
+    const range = spanCompressedRange(this.index, i);
+    const span = spanUncompressedRange(this.index, i);
+    const spanBytes = span.end - span.start;
+    // Without verification a partial read needs only a prefix of the span's compressed bytes: estimate it from the
+    // span's ratio with a margin, and fall back to the whole range if inflate runs out of input.
+    let input: Buffer;
+    let whole = true;
+    if (!this.#verify && skipBytes + outBytes < spanBytes) {
+      const compressed = range.end - range.start;
+      const guess = Math.ceil((compressed * (skipBytes + outBytes)) / spanBytes * PREFIX_MARGIN) + PREFIX_EXTRA_BYTES;
+      if (guess < compressed) {
+        input = await this.#source.read(range.start, guess);
+        whole = false;
+      } else input = await this.fetchSpan(i);
+    } else input = await this.fetchSpan(i);
+    let result = await this.#inflateInput(i, point, input, skipBytes, outBytes);
+    if (!whole && result.output.length < outBytes && result.inputExhausted) {
+      this.prefixRefetches++;
+      result = await this.#inflateInput(i, point, await this.fetchSpan(i), skipBytes, outBytes);
+    }
+    if (result.output.length !== outBytes) {
+      throw new ImageError('CORRUPT', 'span inflated to fewer bytes than the seek index promises', {
+        details: { span: i, offset: range.start, expected: outBytes, actual: result.output.length, engine: this.#engine.name },
+        hint: 'the layer or the index is damaged; rebuild the index from a verified layer',
+      });
+    }
+    return result.output;
+  }
+
+  async #inflateInput(i: number, point: SeekPointRecord, input: Buffer, skipBytes: number, outBytes: number): Promise<InflateFromResult> {
     const start = Math.floor(point.compressedBitOffset / 8);
-    let result;
     try {
-      result = await this.#engine.inflateFrom({
+      return await this.#engine.inflateFrom({
         input,
         firstBitInByte: point.compressedBitOffset & 7,
         window: loadWindow(point),
@@ -150,12 +186,5 @@ export class SpanReader {
       const rel = typeof err.details.offset === 'number' ? err.details.offset : 0;
       throw new ImageError(err.code, err.message, { details: { span: i, offset: start + rel }, cause: err });
     }
-    if (result.output.length !== outBytes) {
-      throw new ImageError('CORRUPT', 'span inflated to fewer bytes than the seek index promises', {
-        details: { span: i, offset: start, expected: outBytes, actual: result.output.length, engine: this.#engine.name },
-        hint: 'the layer or the index is damaged; rebuild the index from a verified layer',
-      });
-    }
-    return result.output;
   }
 }

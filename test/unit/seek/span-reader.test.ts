@@ -1,4 +1,5 @@
 // Span reader: single-flight, byte-bounded LRU, span digest verification, source checks; pako vs native inflate.
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { buildSeekIndex } from '../../../indexer/seek/seek-index-builder.js';
@@ -9,6 +10,7 @@ import type { CompressedSource } from '../../../src/seek/compressed-source.js';
 import { pakoEngine, pakoInflateFrom } from '../../../src/seek/pako-engine.js';
 import { SpanReader } from '../../../src/seek/span-reader.js';
 import { chunksOf, gzipFixtures, testEngines, type LoadedGzipFixture } from '../../helpers/gzip-fixture-set.js';
+import { SeededRandom } from '../../helpers/random.js';
 
 function countingSource(buf: Buffer, tamper?: number): CompressedSource & { reads: number } {
   const src = {
@@ -96,6 +98,22 @@ describe('SpanReader', () => {
       const expected = f.raw.subarray(p.uncompressedOffset + args.skipBytes, p.uncompressedOffset + args.skipBytes + 4096);
       expect(pakoInflateFrom(args).output.equals(expected)).toBe(true);
       for (const e of engines) expect((await e.inflateFrom(args)).output.equals(expected), e.name).toBe(true);
+    }
+  });
+});
+
+describe('SpanReader cold partial reads', () => {
+  it('refetches the whole span when the estimated compressed prefix is too short', async () => {
+    // Random bytes then a long zero run in one span: the span's average ratio underestimates the random part.
+    const raw = Buffer.concat([new SeededRandom('prefix').bytes(300 * 1024), Buffer.alloc(3 * 1024 * 1024)]);
+    const gz = gzipSync(raw);
+    const idx = await buildSeekIndex(chunksOf(gz, 1 << 20), { spanBytes: 1024 * 1024, engine: pakoEngine });
+    for (const engine of testEngines()) {
+      const reader = new SpanReader(idx, countingSource(gz), { engine, cacheBytes: 0 });
+      for (const off of [0, 100_000, 250_000, 290_000, 400_000, raw.length - 4096]) {
+        expect((await reader.read(off, 4096)).equals(raw.subarray(off, off + 4096)), `${engine.name} @${off}`).toBe(true);
+      }
+      expect(reader.prefixRefetches, engine.name).toBeGreaterThan(0);
     }
   });
 });

@@ -49,6 +49,7 @@ function readers(f: LoadedGzipFixture, engine: InflateEngine): SpanReader[] {
   return [
     new SpanReader(index, memorySource(f.gz), { engine }),
     new SpanReader(index, memorySource(f.gz), { engine, cacheBytes: 0, verifySpans: true }),
+    new SpanReader(index, memorySource(f.gz), { engine, cacheBytes: 0 }),
   ];
 }
 
@@ -88,7 +89,7 @@ describe('seek index builder over the fixture classes', () => {
 
       it('reads whole spans, span and member boundaries and the last byte exactly', async () => {
         for (const f of fixtures) {
-          for (const reader of readers(f, engine)) {
+          for (const reader of readers(f, engine).slice(0, 2)) {
             expect((await reader.read(0, f.raw.length + 10)).equals(f.raw), f.name).toBe(true);
             const edges = new Set<number>([f.raw.length - 1, f.raw.length]);
             const index = reader.index;
@@ -111,10 +112,10 @@ describe('seek index builder over the fixture classes', () => {
       it('random reads match the uncompressed bytes (property)', async () => {
         const big = fixtures.filter((f) => f.raw.length > 0);
         await fc.assert(
-          fc.asyncProperty(fc.integer({ min: 0, max: big.length - 1 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 300_000 }), fc.boolean(), async (which, where, length, cold) => {
+          fc.asyncProperty(fc.integer({ min: 0, max: big.length - 1 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 300_000 }), fc.integer({ min: 0, max: 2 }), async (which, where, length, mode) => {
             const f = big[which]!;
             const offset = Math.floor(where * f.raw.length);
-            const reader = readers(f, engine)[cold ? 1 : 0]!;
+            const reader = readers(f, engine)[mode]!;
             const got = await reader.read(offset, length);
             return got.equals(f.raw.subarray(offset, offset + length));
           }),

@@ -9,7 +9,9 @@ export type Fault =
   | { kind: 'trickle'; chunkBytes: number; delayMs: number }
   | { kind: 'flip'; offset: number }
   | { kind: 'stall'; afterBytes: number }
-  | { kind: 'redirect'; location: string };
+  | { kind: 'redirect'; location: string }
+  /** Forward without the Range header, so the registry answers 200 with the whole blob. */
+  | { kind: 'ignore-range' };
 
 /** What the plan sees of a request: method, path+query, headers, and how many requests matched before on the same path. */
 export interface ProxiedRequest {
@@ -70,7 +72,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.end();
       return;
     }
-    const upstreamReq = httpRequest({ host: upHost, port: Number(upPort), method: req.method, path, headers: req.headers }, (up) => {
+    const headers = { ...req.headers };
+    if (fault?.kind === 'ignore-range') delete headers.range;
+    const upstreamReq = httpRequest({ host: upHost, port: Number(upPort), method: req.method, path, headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       let sent = 0;
       let stopped = false;

@@ -83,6 +83,25 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd'] }))('re
     expect(range.equals(BLOB.subarray(1000, 301_000))).toBe(true);
   });
 
+  it('a server that ignores Range (200 with the whole blob): range reads and resumes skip forward', async () => {
+    proxy.plan = (r) => (isBlobGet(r) ? { kind: 'ignore-range' } : undefined);
+    const range = await repo().getBlobRange(BLOB_DIGEST, 1_000_000, 65_536);
+    expect(range.equals(BLOB.subarray(1_000_000, 1_065_536))).toBe(true);
+    expect((await repo().getBlobRange(BLOB_DIGEST, BLOB.length - 5, 100)).equals(BLOB.subarray(BLOB.length - 5))).toBe(true);
+    proxy.plan = (r) => (isBlobGet(r) ? (r.seen === 0 ? { kind: 'reset', afterBytes: 500_000 } : { kind: 'ignore-range' }) : undefined);
+    expect((await collect(await repo().getBlob(BLOB_DIGEST))).equals(BLOB)).toBe(true);
+  });
+
+  it('a consumer that stops early releases the connection cleanly', async () => {
+    const stream = await repo().getBlob(BLOB_DIGEST);
+    for await (const chunk of stream) {
+      expect((chunk as Buffer).length).toBeGreaterThan(0);
+      break;
+    }
+    expect(stream.destroyed).toBe(true);
+    expect((await repo().getManifest('v1')).bytes.equals(image.manifestBytes)).toBe(true);
+  });
+
   it('slow trickle: completes with exact bytes', async () => {
     proxy.plan = (r) => (r.path.includes('/manifests/') ? { kind: 'trickle', chunkBytes: 50, delayMs: 5 } : undefined);
     expect((await repo().getManifest('v1')).bytes.equals(image.manifestBytes)).toBe(true);

@@ -51,7 +51,8 @@ export function crc32c(data: Uint8Array): number {
 
 /** Raw CRC-32C continued over one little-endian 32-bit value (ext4 seeds checksums with inode/group numbers). */
 export function crc32cU32(crc: number, value: number): number {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value >>> 0, true);
-  return crc32cRaw(crc, b);
+  const t0 = TABLES[0]!;
+  let c = crc >>> 0;
+  for (let i = 0; i < 4; i++) c = (c >>> 8) ^ t0[(c ^ (value >>> (8 * i))) & 0xff]!;
+  return c >>> 0;
 }

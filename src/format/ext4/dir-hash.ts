@@ -8,14 +8,23 @@ function rol(x: number, s: number): number {
   return ((x << s) | (x >>> (32 - s))) >>> 0;
 }
 
+function F(x: number, y: number, z: number): number {
+  return z ^ (x & (y ^ z));
+}
+
+function G(x: number, y: number, z: number): number {
+  return ((x & y) + ((x ^ y) & z)) >>> 0;
+}
+
+function H(x: number, y: number, z: number): number {
+  return x ^ y ^ z;
+}
+
 function halfMd4Transform(buf: Uint32Array, inp: Uint32Array): void {
   let a = buf[0]!;
   let b = buf[1]!;
   let c = buf[2]!;
   let d = buf[3]!;
-  const F = (x: number, y: number, z: number): number => z ^ (x & (y ^ z));
-  const G = (x: number, y: number, z: number): number => ((x & y) + ((x ^ y) & z)) >>> 0;
-  const H = (x: number, y: number, z: number): number => x ^ y ^ z;
   const f = inp;
   a = rol((a + F(b, c, d) + f[0]!) >>> 0, 3);
   d = rol((d + F(a, b, c) + f[1]!) >>> 0, 7);
@@ -67,6 +76,10 @@ function str2hashbuf(name: Uint8Array, start: number, len: number, out: Uint32Ar
   while (--num >= 0) out[o++] = pad;
 }
 
+const MD4_INIT = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+const BUF = new Uint32Array(4);
+const INP = new Uint32Array(8);
+
 /** Major/minor hash of a directory entry name. */
 export interface DirHash {
   hash: number;
@@ -78,9 +91,10 @@ export interface DirHash {
  * signed-char variant (superblock flag EXT2_FLAGS_SIGNED_HASH) instead of the unsigned one.
  */
 export function halfMd4Hash(name: Uint8Array, seed: Uint32Array, signed = false): DirHash {
-  const buf = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+  const buf = BUF;
   if (seed[0] || seed[1] || seed[2] || seed[3]) buf.set(seed.subarray(0, 4));
-  const inp = new Uint32Array(8);
+  else buf.set(MD4_INIT);
+  const inp = INP;
   let len = name.length;
   let p = 0;
   while (len > 0) {

@@ -30,6 +30,10 @@ function buildChain(): { roots: DirNode[]; layers: LayerBuilder[] } {
   const wide = l0.dir();
   root.children.set('wide', wide);
   for (let i = 0; i < 2500; i++) wide.children.set(`entry-${i}-name`, l0.file(Buffer.from(`content ${i}\n`)));
+  // 8000 entries with 250-byte names need > 507 leaves: a two-level htree (dx_root → dx_node → leaves).
+  const deep = l0.dir();
+  for (let i = 0; i < 8000; i++) deep.children.set(`${String(i).padStart(5, '0')}-${'n'.repeat(244)}`, { ...l0.base('symlink', 0o777), kind: 'symlink', target: `t${i}` });
+  root.children.set('deep-htree', deep);
   const sub = l0.dir(0o1777);
   for (let i = 0; i < 5; i++) sub.children.set(`d${i}`, l0.dir(0o700));
   root.children.set('sub', sub);
@@ -122,6 +126,7 @@ describe.skipIf(noTools)('ext4 chain writer', () => {
       expect(r.status, r.output).toBe(0);
       const stat = await debugfs(img, 'stat /etc/hosts');
       expect(stat).toMatch(/Links: 2|Links: 3/);
+      expect(await debugfs(img, 'htree /deep-htree')).toMatch(/Indirect levels: 1/);
       rmSync(img);
     });
 

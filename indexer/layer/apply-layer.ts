@@ -50,18 +50,21 @@ class LayerState {
 }
 
 /**
- * Applies `entries` (one layer's tar, in archive order) as layer `layer`. Mutates `tree`; on an ImageError the
+ * Applies `entries` (one layer's tar, in archive order; single entries or batches from scanTarBatches) as layer `layer`. Mutates `tree`; on an ImageError the
  * tree may hold part of the layer and must be discarded. Returns the ids added, removed and changed.
  */
 export async function applyLayer(
   tree: FsTree,
-  entries: AsyncIterable<TarEntry> | Iterable<TarEntry>,
+  entries: AsyncIterable<TarEntry | TarEntry[]> | Iterable<TarEntry | TarEntry[]>,
   layer: number,
   options: ApplyLayerOptions = {},
 ): Promise<LayerChanges> {
   const before = reachableIds(tree);
   const st = new LayerState(tree, layer);
-  for await (const entry of entries) applyEntry(st, entry, options);
+  for await (const item of entries) {
+    if (Array.isArray(item)) for (const entry of item) applyEntry(st, entry, options);
+    else applyEntry(st, item, options);
+  }
   const after = reachableIds(tree);
   const added = [...after].filter((id) => !before.has(id));
   const removed = [...before].filter((id) => !after.has(id));

@@ -45,6 +45,23 @@ function decodeName(raw: Buffer, offset: number, warn: (w: TarWarning) => void):
   return s;
 }
 
+// An empty value unsets the keyword (POSIX pax "Extended Header Keywords"): the header field applies again.
+function paxString(pax: Map<string, Buffer> | undefined, key: string): string | undefined {
+  if (pax === undefined) return undefined;
+  const v = pax.get(key);
+  return v === undefined || v.length === 0 ? undefined : v.toString('utf8');
+}
+
+function paxNumber(pax: Map<string, Buffer> | undefined, key: string, offset: number): number | undefined {
+  const v = paxString(pax, key);
+  return v === undefined ? undefined : parsePaxNumber(v, key, offset);
+}
+
+function paxTimeOf(pax: Map<string, Buffer> | undefined, key: string, offset: number): Timestamp | undefined {
+  const v = paxString(pax, key);
+  return v === undefined ? undefined : parsePaxTime(v, key, offset);
+}
+
 /** The result of folding: the entry (data offsets filled in by the scanner) and how its sparse map is stored. */
 export interface BuiltEntry {
   entry: TarEntry;
@@ -63,27 +80,15 @@ export function buildEntry(h: RawHeader, offset: number, meta: PendingMeta, glob
     pax = new Map(globals);
     for (const r of meta.pax) pax.set(r.key, r.value);
   }
-  // An empty value unsets the keyword (POSIX pax "Extended Header Keywords"): the header field applies again.
-  const str = (key: string): string | undefined => {
-    const v = pax?.get(key);
-    return v === undefined || v.length === 0 ? undefined : v.toString('utf8');
-  };
-  const numKey = (key: string): number | undefined => {
-    const v = str(key);
-    return v === undefined ? undefined : parsePaxNumber(v, key, offset);
-  };
-  const timeKey = (key: string): Timestamp | undefined => {
-    const v = str(key);
-    return v === undefined ? undefined : parsePaxTime(v, key, offset);
-  };
-  let path = str('path') ?? (meta.longName ? decodeName(meta.longName, offset, warn) : decodeName(h.name, offset, warn));
-  const linkname = str('linkpath') ?? (meta.longLink ? decodeName(meta.longLink, offset, warn) : decodeName(h.linkname, offset, warn));
+  if (h.invalidUtf8) warn({ code: 'NON_UTF8_NAME', message: `header name or link is not valid UTF-8: ${JSON.stringify(h.name)}`, offset });
+  let path = paxString(pax, 'path') ?? (meta.longName ? decodeName(meta.longName, offset, warn) : h.name);
+  const linkname = paxString(pax, 'linkpath') ?? (meta.longLink ? decodeName(meta.longLink, offset, warn) : h.linkname);
   let type = TYPES[h.typeflag];
   if (type === undefined) {
     warn({ code: 'UNKNOWN_TYPEFLAG', message: `typeflag ${JSON.stringify(h.typeflag)} read as a regular file`, offset });
     type = 'file';
   }
-  const storedSize = numKey('size') ?? h.size;
+  const storedSize = paxNumber(pax, 'size', offset) ?? h.size;
   const xattrs = new Map<string, Buffer>();
   let sparseFormat: SparseFormat = 'none';
   let sparse: SparseRun[] | undefined;
@@ -98,15 +103,15 @@ export function buildEntry(h: RawHeader, offset: number, meta: PendingMeta, glob
       if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), value);
       else if (key.startsWith('LIBARCHIVE.xattr.')) xattrs.set(decodeUrlEscapes(key.slice(17)), Buffer.from(value.toString('latin1'), 'base64'));
     }
-    const major = str('GNU.sparse.major');
+    const major = paxString(pax, 'GNU.sparse.major');
     if (major === '1') {
       sparseFormat = 'pax-1.0';
-      size = numKey('GNU.sparse.realsize') ?? numKey('GNU.sparse.size') ?? storedSize;
-    } else if (str('GNU.sparse.map') !== undefined) {
+      size = paxNumber(pax, 'GNU.sparse.realsize', offset) ?? paxNumber(pax, 'GNU.sparse.size', offset) ?? storedSize;
+    } else if (paxString(pax, 'GNU.sparse.map') !== undefined) {
       sparseFormat = 'pax-0.1';
-      sparse = parseSparseMapV01(str('GNU.sparse.map')!, offset);
-      size = numKey('GNU.sparse.size') ?? numKey('GNU.sparse.realsize') ?? storedSize;
-    } else if (str('GNU.sparse.offset') !== undefined || str('GNU.sparse.numblocks') !== undefined) {
+      sparse = parseSparseMapV01(paxString(pax, 'GNU.sparse.map')!, offset);
+      size = paxNumber(pax, 'GNU.sparse.size', offset) ?? paxNumber(pax, 'GNU.sparse.realsize', offset) ?? storedSize;
+    } else if (paxString(pax, 'GNU.sparse.offset') !== undefined || paxString(pax, 'GNU.sparse.numblocks') !== undefined) {
       sparseFormat = 'pax-0.0';
       sparse = [];
       let pendingOffset: number | undefined;
@@ -118,17 +123,17 @@ export function buildEntry(h: RawHeader, offset: number, meta: PendingMeta, glob
           pendingOffset = undefined;
         }
       }
-      size = numKey('GNU.sparse.size') ?? numKey('GNU.sparse.realsize') ?? storedSize;
+      size = paxNumber(pax, 'GNU.sparse.size', offset) ?? paxNumber(pax, 'GNU.sparse.realsize', offset) ?? storedSize;
     }
-    const sparseName = str('GNU.sparse.name');
+    const sparseName = paxString(pax, 'GNU.sparse.name');
     if (sparseFormat !== 'none' && sparseName !== undefined) path = sparseName;
     if (sparseFormat !== 'none' && type !== 'file') {
       throw new ImageError('CORRUPT', 'GNU sparse records on a non-regular entry', { details: { offset, typeflag: h.typeflag } });
     }
   }
-  const mtime = timeKey('mtime') ?? { sec: h.mtime, nsec: 0 };
-  const atime = timeKey('atime') ?? (h.atime !== undefined && h.atime !== 0 ? { sec: h.atime, nsec: 0 } : undefined);
-  const ctime = timeKey('ctime') ?? (h.ctime !== undefined && h.ctime !== 0 ? { sec: h.ctime, nsec: 0 } : undefined);
+  const mtime = paxTimeOf(pax, 'mtime', offset) ?? { sec: h.mtime, nsec: 0 };
+  const atime = paxTimeOf(pax, 'atime', offset) ?? (h.atime !== undefined && h.atime !== 0 ? { sec: h.atime, nsec: 0 } : undefined);
+  const ctime = paxTimeOf(pax, 'ctime', offset) ?? (h.ctime !== undefined && h.ctime !== 0 ? { sec: h.ctime, nsec: 0 } : undefined);
   const entry: TarEntry = {
     headerOffset: meta.start ?? offset,
     mainHeaderOffset: offset,
@@ -137,10 +142,10 @@ export function buildEntry(h: RawHeader, offset: number, meta: PendingMeta, glob
     typeflag: h.typeflag,
     linkname,
     mode: h.mode,
-    uid: numKey('uid') ?? h.uid,
-    gid: numKey('gid') ?? h.gid,
-    uname: str('uname') ?? h.uname,
-    gname: str('gname') ?? h.gname,
+    uid: paxNumber(pax, 'uid', offset) ?? h.uid,
+    gid: paxNumber(pax, 'gid', offset) ?? h.gid,
+    uname: paxString(pax, 'uname') ?? h.uname,
+    gname: paxString(pax, 'gname') ?? h.gname,
     mtime,
     atime,
     ctime,

@@ -17,6 +17,21 @@ export async function* scanTar(source: AsyncIterable<Buffer | Uint8Array> | Iter
   for (const e of scanner.end()) yield e;
 }
 
+/**
+ * Like scanTar but yields the entries completed by each input chunk as one array (skipping empty ones):
+ * one await per chunk instead of one per entry, which matters for layers of many small files.
+ */
+export async function* scanTarBatches(source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: TarScanOptions = {}): AsyncGenerator<TarEntry[]> {
+  const scanner = new TarScanner(options);
+  for await (const chunk of source) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const batch = scanner.push(buf);
+    if (batch.length > 0) yield batch;
+  }
+  const last = scanner.end();
+  if (last.length > 0) yield last;
+}
+
 /** Scans a whole in-memory tar and returns its entries (convenience for tests and small layers). */
 export function scanTarBuffer(tar: Buffer, options: TarScanOptions = {}): TarEntry[] {
   const scanner = new TarScanner(options);

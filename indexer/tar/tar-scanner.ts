@@ -54,6 +54,8 @@ export class TarScanner {
   #out: TarEntry[] = [];
   #error: unknown;
 
+  readonly #warnFn = (w: TarWarning): void => this.#warn(w);
+
   constructor(private readonly options: TarScanOptions = {}) {}
 
   /** Bytes consumed so far (the stream offset of the next byte). */
@@ -222,7 +224,7 @@ export class TarScanner {
       this.#skipData(h.size);
       return;
     }
-    const built = buildEntry(h, offset, this.#meta, this.#globals, (w) => this.#warn(w));
+    const built = buildEntry(h, offset, this.#meta, this.#globals, this.#warnFn);
     this.#meta = emptyMeta();
     this.#pendingEntry = built;
     if (built.sparseFormat === 'old-gnu' && h.sparseExtended) {

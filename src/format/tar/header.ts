@@ -15,8 +15,8 @@ export interface SparseRun {
 
 /** The fields of one 512-byte header block, decoded but not yet combined with pax/GNU extension records. */
 export interface RawHeader {
-  /** Name field joined with the ustar prefix (POSIX ustar only; GNU uses those bytes for atime/ctime). */
-  name: Buffer;
+  /** Name field (UTF-8) joined with the ustar prefix (POSIX ustar only; GNU uses those bytes for atime/ctime). */
+  name: string;
   mode: number;
   uid: number;
   gid: number;
@@ -26,7 +26,9 @@ export interface RawHeader {
   mtime: number;
   /** Typeflag character; '\0' is returned as '0'. */
   typeflag: string;
-  linkname: Buffer;
+  linkname: string;
+  /** True when the name, prefix or linkname bytes are not valid UTF-8 (decoded with U+FFFD replacements). */
+  invalidUtf8: boolean;
   magic: HeaderMagic;
   uname: string;
   gname: string;
@@ -43,18 +45,24 @@ export interface RawHeader {
 
 /** True when all 512 bytes of `block` are zero (an end-of-archive marker block). */
 export function isZeroBlock(block: Buffer): boolean {
-  for (let i = 0; i < TAR_BLOCK_BYTES; i += 8) {
-    if (block.readBigUInt64LE(i) !== 0n) return false;
-  }
+  for (let i = 0; i < TAR_BLOCK_BYTES; i++) if (block[i] !== 0) return false;
   return true;
 }
 
-/** Bytes of `buf[start, start+len)` up to the first NUL. */
-function cstr(buf: Buffer, start: number, len: number): Buffer {
+/** End index of the NUL-terminated string in `buf[start, start+len)`. */
+function cend(buf: Buffer, start: number, len: number): number {
   let end = start;
   const max = start + len;
   while (end < max && buf[end] !== 0) end++;
-  return buf.subarray(start, end);
+  return end;
+}
+
+/** Decodes a NUL-terminated UTF-8 field without allocating a Buffer view; `bad[0]` is set when the bytes are not UTF-8. */
+function utf8Field(buf: Buffer, start: number, len: number, bad: boolean[]): string {
+  const end = cend(buf, start, len);
+  const s = buf.toString('utf8', start, end);
+  if (s.includes('\uFFFD') && !Buffer.from(s, 'utf8').equals(buf.subarray(start, end))) bad[0] = true;
+  return s;
 }
 
 /**
@@ -97,16 +105,20 @@ export function decodeNumeric(buf: Buffer, start: number, len: number, field: st
   return value;
 }
 
-/** Sums of the header bytes with the checksum field read as spaces: unsigned (POSIX) and signed (old Sun/ GNU tolerance). */
+/** Unsigned sum of the header bytes with the checksum field read as eight spaces (POSIX ustar chksum). */
+export function headerChecksum(block: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < TAR_BLOCK_BYTES; i++) sum += block[i]!;
+  return sum;
+}
+
+/** Unsigned (POSIX) and signed (historic Sun/GNU tolerance) sums with the checksum field read as spaces. */
 export function headerChecksums(block: Buffer): { unsigned: number; signed: number } {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < TAR_BLOCK_BYTES; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  return { unsigned, signed };
+  const unsigned = headerChecksum(block);
+  let high = 0; // bytes > 127 outside the checksum field count 256 less in the signed sum
+  for (let i = 0; i < TAR_BLOCK_BYTES; i++) if (block[i]! > 127 && (i < 148 || i >= 156)) high++;
+  return { unsigned, signed: unsigned - 256 * high };
 }
 
 /** Field offsets of the ustar header (POSIX.1-1988 §10.1.1) and old GNU extensions (GNU tar manual, "Standard"). */
@@ -156,50 +168,48 @@ export function decodeSparseRuns(block: Buffer, start: number, count: number, bl
  */
 export function decodeHeader(block: Buffer, blockOffset: number): RawHeader {
   const stored = decodeNumeric(block, F.chksum[0], F.chksum[1], 'chksum', blockOffset);
-  const sums = headerChecksums(block);
-  if (stored === undefined || (stored !== sums.unsigned && stored !== sums.signed)) {
+  if (stored === undefined || (stored !== headerChecksum(block) && stored !== headerChecksums(block).signed)) {
     throw new ImageError('CORRUPT', 'tar header checksum mismatch', {
-      details: { offset: blockOffset, stored: stored ?? -1, computed: sums.unsigned },
+      details: { offset: blockOffset, stored: stored ?? -1, computed: headerChecksum(block) },
       hint: 'the layer is not a tar archive or is damaged at this offset',
     });
   }
-  const magicBytes = block.subarray(257, 265);
   let magic: HeaderMagic = 'v7';
-  if (magicBytes.toString('latin1') === 'ustar  \0') magic = 'gnu';
-  else if (magicBytes.subarray(0, 5).toString('latin1') === 'ustar') magic = 'ustar';
-  const num = (f: readonly [number, number], name: string): number | undefined => decodeNumeric(block, f[0], f[1], name, blockOffset);
-  let name = cstr(block, F.name[0], F.name[1]);
-  if (magic === 'ustar') {
-    const prefix = cstr(block, F.prefix[0], F.prefix[1]);
-    if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
+  if (block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72) {
+    magic = block[262] === 0x20 && block[263] === 0x20 && block[264] === 0 ? 'gnu' : 'ustar';
   }
+  const bad = [false];
+  let name = utf8Field(block, F.name[0], F.name[1], bad);
+  if (magic === 'ustar' && block[F.prefix[0]] !== 0) name = `${utf8Field(block, F.prefix[0], F.prefix[1], bad)}/${name}`;
   const tf = block[156]!;
   const typeflag = tf === 0 ? '0' : String.fromCharCode(tf);
   const isGnu = magic === 'gnu';
   const header: RawHeader = {
     name,
-    mode: num(F.mode, 'mode') ?? 0,
-    uid: num(F.uid, 'uid') ?? 0,
-    gid: num(F.gid, 'gid') ?? 0,
-    size: num(F.size, 'size') ?? 0,
-    mtime: num(F.mtime, 'mtime') ?? 0,
+    mode: decodeNumeric(block, F.mode[0], F.mode[1], 'mode', blockOffset) ?? 0,
+    uid: decodeNumeric(block, F.uid[0], F.uid[1], 'uid', blockOffset) ?? 0,
+    gid: decodeNumeric(block, F.gid[0], F.gid[1], 'gid', blockOffset) ?? 0,
+    size: decodeNumeric(block, F.size[0], F.size[1], 'size', blockOffset) ?? 0,
+    mtime: decodeNumeric(block, F.mtime[0], F.mtime[1], 'mtime', blockOffset) ?? 0,
     typeflag,
-    linkname: cstr(block, F.linkname[0], F.linkname[1]),
+    linkname: utf8Field(block, F.linkname[0], F.linkname[1], bad),
+    invalidUtf8: false,
     magic,
-    uname: magic === 'v7' ? '' : cstr(block, F.uname[0], F.uname[1]).toString('utf8'),
-    gname: magic === 'v7' ? '' : cstr(block, F.gname[0], F.gname[1]).toString('utf8'),
-    devmajor: magic === 'v7' ? 0 : (num(F.devmajor, 'devmajor') ?? 0),
-    devminor: magic === 'v7' ? 0 : (num(F.devminor, 'devminor') ?? 0),
-    atime: isGnu ? num(F.gnuAtime, 'atime') : undefined,
-    ctime: isGnu ? num(F.gnuCtime, 'ctime') : undefined,
+    uname: magic === 'v7' ? '' : block.toString('utf8', F.uname[0], cend(block, F.uname[0], F.uname[1])),
+    gname: magic === 'v7' ? '' : block.toString('utf8', F.gname[0], cend(block, F.gname[0], F.gname[1])),
+    devmajor: magic === 'v7' ? 0 : (decodeNumeric(block, F.devmajor[0], F.devmajor[1], 'devmajor', blockOffset) ?? 0),
+    devminor: magic === 'v7' ? 0 : (decodeNumeric(block, F.devminor[0], F.devminor[1], 'devminor', blockOffset) ?? 0),
+    atime: isGnu ? decodeNumeric(block, F.gnuAtime[0], F.gnuAtime[1], 'atime', blockOffset) : undefined,
+    ctime: isGnu ? decodeNumeric(block, F.gnuCtime[0], F.gnuCtime[1], 'ctime', blockOffset) : undefined,
     sparse: undefined,
     sparseExtended: false,
     realSize: undefined,
   };
+  header.invalidUtf8 = bad[0]!;
   if (isGnu && typeflag === 'S') {
     header.sparse = decodeSparseRuns(block, F.gnuSparse[0], 4, blockOffset);
     header.sparseExtended = block[F.gnuIsExtended[0]] !== 0;
-    header.realSize = num(F.gnuRealSize, 'realsize');
+    header.realSize = decodeNumeric(block, F.gnuRealSize[0], F.gnuRealSize[1], 'realsize', blockOffset);
   }
   return header;
 }

@@ -374,3 +374,18 @@ describe('applyLayer semantics in detail', () => {
     expect(tree.lookup('/bin/sh2')).toBe(tree.lookup('/bin/sh'));
   });
 });
+
+describe('applyLayer inputs', () => {
+  it('accepts an async stream of entries or of batches and gives the same tree', async () => {
+    const { scanTar, scanTarBatches } = await import('../../../../indexer/tar/scan-tar.js');
+    const tars = ['layer-base.tar', 'whiteout.tar'].map((n) => FIXTURES.get(n)!);
+    const a = new FsTree();
+    const b = new FsTree();
+    for (const [i, t] of tars.entries()) {
+      await applyLayer(a, scanTar([t.subarray(0, 700), t.subarray(700)]), i);
+      await applyLayer(b, scanTarBatches([t.subarray(0, 700), t.subarray(700)]), i);
+    }
+    expect(shape(b, tars)).toEqual(shape(a, tars));
+    expect([...b.walk()].map((w) => w.node.id)).toEqual([...a.walk()].map((w) => w.node.id));
+  });
+});

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTarFixtures, type TarFixture } from '../../../../fixtures/tar-fixtures.js';
 import { goldenText, scanForGolden } from '../../../../fixtures/tar-golden.js';
-import { scanTar } from '../../../../indexer/tar/scan-tar.js';
+import { scanTar, scanTarBatches } from '../../../../indexer/tar/scan-tar.js';
 import { entrySegments, type TarEntry } from '../../../../indexer/tar/tar-entry.js';
 import { missingNeeds } from '../../../helpers/capabilities.js';
 
@@ -47,6 +47,10 @@ describe.skipIf(missingNeeds({ commands: ['tar'] }))('tar fixtures', () => {
         const viaAsync: TarEntry[] = [];
         for await (const e of scanTar(chunks)) viaAsync.push(e);
         expect(viaAsync, f.name).toEqual(whole.entries);
+        const batches: TarEntry[][] = [];
+        for await (const batch of scanTarBatches(chunks)) batches.push(batch);
+        expect(batches.flat(), f.name).toEqual(whole.entries);
+        expect(batches.every((b) => b.length > 0)).toBe(true);
       }
     }
   });

@@ -65,3 +65,6 @@ export const MAX_TAR_META_BYTES = 64 * 1024 * 1024;
 
 /** Virtual ext4 device size of a layer chain: 64 GiB (as overlaybd's default vsize); unused groups cost nothing. */
 export const DEFAULT_EXT4_DEVICE_BYTES = 64 * 1024 * 1024 * 1024;
+
+/** Bytes a registry response body may buffer before pausing the socket: 1 MiB (undici's 64 KiB default halves loopback blob throughput). */
+export const REGISTRY_BODY_BUFFER_BYTES = 1024 * 1024;

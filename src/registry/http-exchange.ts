@@ -1,6 +1,8 @@
 // One HTTP exchange on an undici dispatcher: the bottom of the registry transport stack (auth and redirects wrap it).
 import type { Dispatcher } from 'undici';
 
+import { REGISTRY_BODY_BUFFER_BYTES } from '../defaults.js';
+
 import { networkError } from './registry-error.js';
 
 /** A request as the registry layers see it. `scopes` are the token scopes it needs (docker token auth). */
@@ -46,6 +48,7 @@ export function dispatcherSend(dispatcher: Dispatcher, userAgent: string): Send 
         method: request.method,
         headers: { 'user-agent': userAgent, ...request.headers },
         body: request.body as Dispatcher.DispatchOptions['body'],
+        highWaterMark: REGISTRY_BODY_BUFFER_BYTES,
       });
       return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: request.url };
     } catch (err) {

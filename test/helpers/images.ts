@@ -11,7 +11,7 @@
 //       img.ref                                 // 'oci:<layoutDir>:latest'  (4 gzip layers, see below)
 //       img.prefixRef(2)                        // 'oci:<layoutDir>:prefix-2' (first 2 layers only)
 //       img.layers[i].uncompressedTarPath       // gunzipped layer i, plus digest/size/mediaType/diffId
-//       const root = await img.unpackedRoot(2); // `umoci unpack` of prefix-2 (cached; omit the argument for all layers)
+//       const root = await img.unpackedRoot(2); // `umoci unpack` of prefix-2 (per process, temp); no argument: all layers (cached)
 //       const diffs = compareTrees(await expectedTree(root), await expectedTree(mountPoint));
 //       expect(diffs).toEqual([]);
 //     });
@@ -26,7 +26,9 @@
 //   3 umoci repack: per-file whiteouts (.wh.delete-me.txt, usr/bin/.wh.apt-cdrom, opaque-dir/.wh.old*.txt), a recreated
 //     directory, an appended hardlinked file (written as file + `h` entry)
 //   4 hand-made: opaque whiteout opt/turbo/opaque-target/.wh..wh..opq + after-opaque.txt
-// Big synthetic layers (no root needed): manySmallFilesLayer, wideDirectoryLayer, sparseFileLayer, hugeFileLayer.
+// Big synthetic layers (no root needed; each { tarPath, gzPath, expectation }): manySmallFilesLayer (100k files),
+// wideDirectoryLayer (50k entries in one dir), sparseFileLayer (5 GiB old-GNU sparse), hugeFileLayer (> 4 GiB, PAX sparse
+// 1.0); hugeStreamedLayer is a NON-sparse > 4 GiB file kept only as a ~7 MB gzip (stream it: the tar is 4 GiB).
 export { DEBIAN_LAYER_COUNT, blobPath, debianImage, pushToRegistry, readLayoutManifest } from './images/debian-image.js';
 export type { DebianImage, FixtureLayer } from './images/debian-image.js';
 export { DEEP_DIR, FIXTURE_EPOCH, LONG_NAME, LOWER_HARDLINK_TARGET, SMALL_FILE_COUNT } from './images/debian-layers.js';
@@ -36,5 +38,5 @@ export type { CompareOptions, TreeEntry } from './images/tree.js';
 export { seededBytes, seededText, sequenceText } from './images/content.js';
 export { TarFileWriter, tarBytes, writeTarFile } from './images/tar-writer.js';
 export type { TarEntrySpec, TarEntryType } from './images/tar-writer.js';
-export { hugeFileLayer, manySmallFilesLayer, smallFileContent, sparseFileLayer, wideDirectoryLayer, wideEntryName } from './images/big-layers.js';
-export type { DataRegion, ExpectedFile, LayerExpectation, LayerFixture } from './images/big-layers.js';
+export { HUGE_STREAMED_SIZE, hugeFileLayer, hugeStreamedLayer, manySmallFilesLayer, smallFileContent, sparseFileLayer, wideDirectoryLayer, wideEntryName } from './images/big-layers.js';
+export type { DataRegion, ExpectedFile, LayerExpectation, LayerFixture, StreamedLayerFixture } from './images/big-layers.js';

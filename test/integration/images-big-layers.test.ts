@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { missingNeeds } from '../helpers/capabilities.js';
-import { hugeFileLayer, manySmallFilesLayer, sparseFileLayer, wideDirectoryLayer, type LayerFixture } from '../helpers/images.js';
+import { HUGE_STREAMED_SIZE, hugeFileLayer, hugeStreamedLayer, manySmallFilesLayer, sparseFileLayer, wideDirectoryLayer, type LayerFixture } from '../helpers/images.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 
 const tmp = makeTempDir('images-big-');
@@ -140,5 +140,21 @@ describe.skipIf(missingNeeds({ commands: ['tar'] }))('sparse layers', () => {
     expect(text).toContain('GNU.sparse.major=1');
     expect(text).toContain(`GNU.sparse.realsize=${sample.size}`);
     await checkSparse(layer, 'huge');
+  });
+});
+
+describe.skipIf(missingNeeds({ commands: ['tar', 'gzip'] }))('hugeStreamedLayer', () => {
+  it('streams a non-sparse file over 4 GiB followed by an entry past 4 GiB, from a gzip of a few MB', async () => {
+    const layer = await hugeStreamedLayer();
+    expect(statSync(layer.gzPath).size).toBeLessThan(50 * MiB);
+    expect(layer.tarSize).toBeGreaterThan(HUGE_STREAMED_SIZE);
+    // One pass through the 4 GiB stream: GNU tar lists every entry and hands each file's bytes to a command.
+    const cmd = 'case "$TAR_FILENAME" in *.txt) echo "$TAR_FILENAME $TAR_SIZE $(sha256sum | cut -d" " -f1)";; *) echo "$TAR_FILENAME $TAR_SIZE $(wc -c)";; esac';
+    const out = execFileSync('sh', ['-c', `(pigz -dc '${layer.gzPath}' 2>/dev/null || gzip -dc '${layer.gzPath}') | tar -xf - --to-command='${cmd}'`], { cwd: tmp, maxBuffer: 1 << 20 }).toString();
+    const after = layer.expectation.samples[1]!;
+    expect(out.trim().split('\n')).toEqual([
+      `huge/huge.bin ${HUGE_STREAMED_SIZE} ${HUGE_STREAMED_SIZE}`,
+      `huge/after-huge.txt ${after.size} ${after.sha256}`,
+    ]);
   });
 });

@@ -1,15 +1,18 @@
 // Big synthetic layers (100k files, a 50k-entry directory, a 5 GiB sparse file, a > 4 GiB file), seeded and cached.
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { cachedFixture } from '../fixture-cache.js';
 import { seededBytes } from './content.js';
 import { FIXTURE_EPOCH } from './debian-layers.js';
 import { run } from './run.js';
-import { TarFileWriter } from './tar-writer.js';
+import { TarFileWriter, tarEntryBytes } from './tar-writer.js';
 
 /** Bump when any generator in this file changes. */
-const BIG_LAYERS_VERSION = 1;
+const BIG_LAYERS_VERSION = 2;
 
 /** A byte range of a sparse file that holds data (everything else reads as zeros). */
 export interface DataRegion {
@@ -61,16 +64,16 @@ async function readFixture(name: string, generate: (dir: string) => Promise<Laye
   return { tarPath: path.join(dir, 'layer.tar'), gzPath: path.join(dir, 'layer.tar.gz'), expectation };
 }
 
-/** Content of small file i: "file <i>\n" repeated and cut to a seeded size in 0..1200 (half of the files are empty). */
+/** Content of small file i: "file <i>\n" repeated and cut to a seeded size in 1..512 (3 of 4 files are empty). */
 export function smallFileContent(i: number, sizes: Buffer): Buffer {
   const r = sizes.readUInt16LE(2 * i);
-  if (r % 2 === 0) return Buffer.alloc(0);
-  const size = 1 + (r % 1200);
+  if (r % 4 !== 0) return Buffer.alloc(0);
+  const size = 1 + ((r >> 2) % 512);
   const unit = `file ${i}\n`;
   return Buffer.from(unit.repeat(Math.ceil(size / unit.length)).slice(0, size));
 }
 
-/** `count` small files in directories of 1000 (many/d000/f000000 …), seeded sizes 0..1200 bytes. */
+/** `count` small files in directories of 1000 (many/d000/f000000 …): 3/4 empty, the rest 1..512 bytes (seeded). */
 export function manySmallFilesLayer(count = 100_000): Promise<LayerFixture> {
   return readFixture(`layer-many-small-files-${count}`, async (out) => {
     const sizes = seededBytes(`many-small-sizes-${count}`, 2 * count);
@@ -193,4 +196,85 @@ export function hugeFileLayer(): Promise<LayerFixture> {
       { offset: 4 * GiB - MiB / 2, length: MiB },
       { offset: size - MiB, length: MiB },
     ], ['--format=posix', '--sparse-version=1.0', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime']));
+}
+
+/** A layer kept only gzip-compressed (its tar is too big to store); gunzip it as a stream. */
+export interface StreamedLayerFixture {
+  gzPath: string;
+  /** Size and sha256 (hex) of the uncompressed tar. */
+  tarSize: number;
+  tarSha256: string;
+  expectation: LayerExpectation;
+}
+
+/** Size of huge/huge.bin in hugeStreamedLayer (odd, > 2^32). */
+export const HUGE_STREAMED_SIZE = 4 * GiB + 3 * MiB + 17;
+
+/** Tar bytes of hugeStreamedLayer, generated on the fly: dir, the non-sparse huge file, then a file past 4 GiB. */
+async function* hugeStreamedTar(regions: { offset: number; length: number; data: Buffer }[]): AsyncGenerator<Buffer> {
+  const t = FIXTURE_EPOCH;
+  yield tarEntryBytes({ path: 'huge', type: 'dir', mode: 0o755, mtime: t });
+  yield fileHeader('huge/huge.bin', HUGE_STREAMED_SIZE, t);
+  const chunk = 4 * MiB;
+  for (let off = 0; off < HUGE_STREAMED_SIZE; off += chunk) {
+    const len = Math.min(chunk, HUGE_STREAMED_SIZE - off);
+    const buf = Buffer.alloc(len);
+    for (const r of regions) {
+      const from = Math.max(off, r.offset);
+      const to = Math.min(off + len, r.offset + r.length);
+      if (from < to) r.data.copy(buf, from - off, from - r.offset, to - r.offset);
+    }
+    yield buf;
+  }
+  yield Buffer.alloc((512 - (HUGE_STREAMED_SIZE % 512)) % 512);
+  yield tarEntryBytes({ path: 'huge/after-huge.txt', type: 'file', mode: 0o644, mtime: t, data: Buffer.from('this entry starts past 4 GiB in the tar\n') });
+  yield Buffer.alloc(1024);
+}
+
+/** A ustar header of a regular file of `size` bytes (no data), for files too big to hold in memory. */
+function fileHeader(name: string, size: number, mtime: number): Buffer {
+  const h = tarEntryBytes({ path: name, type: 'file', mode: 0o644, mtime });
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  h.write('        ', 148, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return h;
+}
+
+/**
+ * huge/huge.bin: a NON-sparse regular file of 4 GiB + 3 MiB + 17 bytes (zeros except 1 MiB seeded regions at the start,
+ * across 4 GiB and at the end), then huge/after-huge.txt whose header and data lie past 4 GiB in the tar. Only the
+ * gzip (~5 MB) is stored; the ~4 GiB tar exists only as a stream (gunzip the gzPath). Generation takes ~30 s once.
+ */
+export async function hugeStreamedLayer(): Promise<StreamedLayerFixture> {
+  const dir = await cachedFixture('layer-huge-streamed', BIG_LAYERS_VERSION, async (out) => {
+    const spec = [
+      { offset: 0, length: MiB },
+      { offset: 4 * GiB - MiB / 2, length: MiB },
+      { offset: HUGE_STREAMED_SIZE - MiB, length: MiB },
+    ];
+    const regions = spec.map((r, i) => ({ ...r, data: seededBytes(`huge-streamed-${i}`, r.length) }));
+    const hash = createHash('sha256');
+    let size = 0;
+    const source = Readable.from((async function* () {
+      for await (const b of hugeStreamedTar(regions)) {
+        hash.update(b);
+        size += b.length;
+        yield b;
+      }
+    })());
+    await pipeline(source, createGzip({ level: 6 }), createWriteStream(path.join(out, 'layer.tar.gz')));
+    const after = Buffer.from('this entry starts past 4 GiB in the tar\n');
+    const expectation: LayerExpectation = {
+      entries: 3, regularFiles: 2, directories: 1, symlinks: 0, totalFileBytes: HUGE_STREAMED_SIZE + after.length,
+      samples: [
+        { path: 'huge/huge.bin', size: HUGE_STREAMED_SIZE, dataRegions: regions.map(({ offset, length, data }) => ({ offset, length, sha256: sha256(data) })) },
+        { path: 'huge/after-huge.txt', size: after.length, sha256: sha256(after) },
+      ],
+    };
+    writeFileSync(path.join(out, 'expectation.json'), JSON.stringify({ tarSize: size, tarSha256: hash.digest('hex'), expectation }, null, 1));
+  });
+  const meta = JSON.parse(readFileSync(path.join(dir, 'expectation.json'), 'utf8')) as Omit<StreamedLayerFixture, 'gzPath'>;
+  return { gzPath: path.join(dir, 'layer.tar.gz'), ...meta };
 }

@@ -1,16 +1,17 @@
 // The 4-layer Debian bookworm fixture image (OCI layout made with umoci), its prefix tags and unpacked roots; cached.
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync, utimesSync, appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { cachedFixture } from '../fixture-cache.js';
 import { DEBOOTSTRAP_CLAMP_EPOCH, FIXTURE_EPOCH, FIXTURE_EPOCH_RFC3339, layer2Entries, layer4Entries } from './debian-layers.js';
-import { assertCanBuildDebian, extractDebianRootfs } from './debian-rootfs.js';
+import { assertCanBuildDebian, debootstrapMinbase } from './debian-rootfs.js';
 import { run } from './run.js';
 import { writeTarFile } from './tar-writer.js';
 
 /** Bump when the image recipe (layers, tags, config) changes. */
-const IMAGE_VERSION = 2;
+const IMAGE_VERSION = 3;
 
 /** Number of layers of the Debian fixture image. */
 export const DEBIAN_LAYER_COUNT = 4;
@@ -35,7 +36,11 @@ export interface DebianImage {
   layers: FixtureLayer[];
   /** `oci:<layoutDir>:prefix-<k>`: the image truncated to its first k layers (1 ≤ k ≤ 4). */
   prefixRef(k: number): string;
-  /** rootfs directory of `umoci unpack` of the whole image, or of its first `prefixLayers` layers (cached; ~130 MB each). */
+  /**
+   * rootfs directory of `umoci unpack` of the whole image (cached, ~140 MB), or of its first `prefixLayers` layers
+   * (unpacked once per process, ~5 s, into a temp dir removed at exit, or swept by a later call once its process is gone).
+   * Read-only by convention.
+   */
   unpackedRoot(prefixLayers?: number): Promise<string>;
 }
 
@@ -83,7 +88,8 @@ async function buildImage(out: string): Promise<void> {
   await umoci('config', '--image', work, '--no-history', '--created', FIXTURE_EPOCH_RFC3339, '--os', 'linux', '--architecture', 'amd64');
   // Layer 1: the debootstrap minbase rootfs, diffed by umoci repack.
   await umoci('unpack', '--image', work, bundle);
-  await extractDebianRootfs(path.join(bundle, 'rootfs'));
+  rmSync(path.join(bundle, 'rootfs'), { recursive: true });
+  await debootstrapMinbase(path.join(bundle, 'rootfs'));
   await run('sh', ['-c', `find . -newermt @${DEBOOTSTRAP_CLAMP_EPOCH} -print0 | xargs -0r touch -h -d @${DEBOOTSTRAP_CLAMP_EPOCH}`], { cwd: path.join(bundle, 'rootfs') });
   const optMtime = Math.floor(statSync(path.join(bundle, 'rootfs', 'opt')).mtimeMs / 1000);
   await umoci('repack', ...historyFlags('debootstrap --variant=minbase bookworm'), '--refresh-bundle', '--image', work, bundle);
@@ -120,6 +126,24 @@ async function buildImage(out: string): Promise<void> {
   }
 }
 
+/** True when process `pid` exists. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes prefix unpacks left by processes that died without their exit hook (vitest kills its workers). */
+function sweepStaleUnpacks(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = name.match(/^turbo-oci-unpack-pid(\d+)-/)?.[1];
+    if (pid && !processAlive(Number(pid))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 let cached: Promise<DebianImage> | undefined;
 
 /**
@@ -148,14 +172,29 @@ async function loadDebianImage(): Promise<DebianImage> {
     if (!Number.isInteger(k) || k < 1 || k > layers.length) throw new Error(`prefix must be 1..${layers.length}, got ${k}`);
     return `oci:${layoutDir}:prefix-${k}`;
   };
+  const prefixRoots = new Map<number, Promise<string>>();
   const unpackedRoot = async (prefixLayers?: number) => {
-    const tag = prefixLayers === undefined || prefixLayers === layers.length ? 'latest' : prefixRef(prefixLayers).split(':').pop()!;
-    // Keyed by the manifest digest so a regenerated image never pairs with an old unpack.
-    const name = `debian-image-unpacked-${tag}-${digest.slice(7, 19)}`;
-    const out = await cachedFixture(name, IMAGE_VERSION, async (d) => {
-      await run('umoci', ['unpack', '--image', `${layoutDir}:${tag}`, path.join(d, 'bundle')]);
-    });
-    return path.join(out, 'bundle', 'rootfs');
+    if (prefixLayers === undefined || prefixLayers === layers.length) {
+      // Keyed by the manifest digest so a regenerated image never pairs with an old unpack.
+      const out = await cachedFixture(`debian-image-unpacked-latest-${digest.slice(7, 19)}`, IMAGE_VERSION, async (d) => {
+        await run('umoci', ['unpack', '--image', `${layoutDir}:latest`, path.join(d, 'bundle')]);
+      });
+      return path.join(out, 'bundle', 'rootfs');
+    }
+    const tag = prefixRef(prefixLayers).split(':').pop()!;
+    // Prefix roots (~130 MB each) are unpacked once per process into a temp dir removed at exit, to keep the cache small.
+    let root = prefixRoots.get(prefixLayers);
+    if (!root) {
+      root = (async () => {
+        sweepStaleUnpacks();
+        const d = mkdtempSync(path.join(tmpdir(), `turbo-oci-unpack-pid${process.pid}-${tag}-`));
+        process.once('exit', () => rmSync(d, { recursive: true, force: true }));
+        await run('umoci', ['unpack', '--image', `${layoutDir}:${tag}`, path.join(d, 'bundle')]);
+        return path.join(d, 'bundle', 'rootfs');
+      })();
+      prefixRoots.set(prefixLayers, root);
+    }
+    return root;
   };
   return { layoutDir, ref: `oci:${layoutDir}:latest`, manifestDigest: digest, layers, prefixRef, unpackedRoot };
 }

@@ -1,15 +1,11 @@
-// The Debian bookworm minbase root filesystem made by debootstrap, trimmed and cached as a tar.gz (root only).
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// The Debian bookworm minbase root filesystem made by debootstrap and trimmed (root only); the mirror comes from apt's sources.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasCommand, hasRoot } from '../capabilities.js';
-import { cachedFixture } from '../fixture-cache.js';
 import { run } from './run.js';
 
 /** Debian's default mirror, used when the machine's apt sources name none. */
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-
-/** Bump when the debootstrap recipe or the trimming changes. */
-const ROOTFS_VERSION = 1;
 
 /**
  * The mirror debootstrap should use: $TURBO_OCI_DEBIAN_MIRROR, else the first `deb` URI of this machine's apt
@@ -47,27 +43,15 @@ export function assertCanBuildDebian(): void {
   if (missing.length > 0) throw new Error(`SKIP: the Debian fixture image needs ${missing.join(', ')} (bash scripts/setup-system.sh)`);
 }
 
-/** Paths (relative to the rootfs) removed after debootstrap: caches, logs, package lists, device nodes. */
-const TRIM_GLOBS = ['var/lib/apt/lists/*', 'var/cache/apt/*.bin', 'var/cache/apt/archives/*.deb', 'var/log/*.log', 'dev/*'];
+/** Removed after debootstrap: caches (ldconfig aux-cache holds inode numbers, so it differs per run), logs, lists, devices. */
+const TRIM_GLOBS = ['var/cache/ldconfig/aux-cache', 'var/lib/apt/lists/*', 'var/cache/apt/*.bin', 'var/cache/apt/archives/*.deb', 'var/log/*.log', 'dev/*'];
 
 /**
- * Path of `rootfs.tar.gz`: `debootstrap --variant=minbase bookworm` trimmed of TRIM_GLOBS, archived with numeric
- * owners and xattrs. Cached; the first call downloads ~30 MB of packages and takes about a minute.
+ * Runs `debootstrap --variant=minbase bookworm <dest> <mirror>` (about a minute; downloads ~30 MB of packages) and removes
+ * TRIM_GLOBS from the result. `dest` must not exist yet or be empty.
  */
-export async function debianRootfsTarball(): Promise<string> {
+export async function debootstrapMinbase(dest: string): Promise<void> {
   assertCanBuildDebian();
-  const dir = await cachedFixture('debian-minbase-rootfs', ROOTFS_VERSION, async (out) => {
-    const rootfs = path.join(out, 'rootfs');
-    await run('debootstrap', ['--variant=minbase', 'bookworm', rootfs, debianMirror()]);
-    await run('sh', ['-c', `cd "${rootfs}" && rm -rf ${TRIM_GLOBS.join(' ')}`]);
-    await run('sh', ['-c', `tar --numeric-owner --xattrs --xattrs-include='*' -C "${rootfs}" -cpf - . | gzip -1 > "${out}/rootfs.tar.gz"`]);
-    rmSync(rootfs, { recursive: true, force: true });
-  });
-  return path.join(dir, 'rootfs.tar.gz');
-}
-
-/** Extracts the cached minbase rootfs into `dest` (created by the caller; root needed for ownership). */
-export async function extractDebianRootfs(dest: string): Promise<void> {
-  const tarball = await debianRootfsTarball();
-  await run('tar', ['--numeric-owner', '--xattrs', "--xattrs-include=*", '-C', dest, '-xzpf', tarball]);
+  await run('debootstrap', ['--variant=minbase', 'bookworm', dest, debianMirror()]);
+  await run('sh', ['-c', `cd "${dest}" && rm -rf ${TRIM_GLOBS.join(' ')}`]);
 }

@@ -68,3 +68,21 @@ export const DEFAULT_EXT4_DEVICE_BYTES = 64 * 1024 * 1024 * 1024;
 
 /** Bytes a registry response body may buffer before pausing the socket: 1 MiB (undici's 64 KiB default halves loopback blob throughput). */
 export const REGISTRY_BODY_BUFFER_BYTES = 1024 * 1024;
+
+/** Largest NBD option payload we accept: the longest legal option (INFO/GO: 4 KiB name + info list) is far below 64 KiB. */
+export const NBD_MAX_OPTION_BYTES = 64 * 1024;
+
+/** Largest NBD READ we serve (also NBD_INFO_BLOCK_SIZE maximum): 32 MiB is the protocol's suggested cap and what nbdkit uses. */
+export const NBD_MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/** Preferred NBD I/O size advertised to clients: one 4 KiB ext4 block. */
+export const NBD_PREFERRED_BLOCK_BYTES = 4096;
+
+/** NBD requests one connection may have in flight before we stop reading its socket: deep enough for nbdcopy (64) and kernel queues. */
+export const NBD_MAX_IN_FLIGHT_REQUESTS = 128;
+
+/** Reply bytes queued on one NBD socket before we stop reading requests: bounds memory when a client does not read replies. */
+export const NBD_MAX_QUEUED_REPLY_BYTES = 64 * 1024 * 1024;
+
+/** Time NbdServer.close() waits for in-flight replies before destroying sockets: device reads carry their own timeout well below this. */
+export const NBD_CLOSE_GRACE_MS = 30_000;

@@ -32,7 +32,8 @@
 export { DEBIAN_LAYER_COUNT, blobPath, debianImage, pushToRegistry, readLayoutManifest } from './images/debian-image.js';
 export type { DebianImage, FixtureLayer } from './images/debian-image.js';
 export { DEEP_DIR, FIXTURE_EPOCH, LONG_NAME, LOWER_HARDLINK_TARGET, SMALL_FILE_COUNT } from './images/debian-layers.js';
-export { debianMirror } from './images/debian-rootfs.js';
+export { DEFAULT_DEBIAN_MIRROR, debianMirror, mirrorFromAptSources } from './images/debian-rootfs.js';
+export type { AptSourcesFile } from './images/debian-rootfs.js';
 export { compareTrees, expectedTree } from './images/tree.js';
 export type { CompareOptions, TreeEntry } from './images/tree.js';
 export { seededBytes, seededText, sequenceText } from './images/content.js';

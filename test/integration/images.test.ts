@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { missingNeeds } from '../helpers/capabilities.js';
 import {
-  DEBIAN_LAYER_COUNT, LOWER_HARDLINK_TARGET, compareTrees, debianImage, expectedTree, pushToRegistry, readLayoutManifest,
+  DEBIAN_LAYER_COUNT, LOWER_HARDLINK_TARGET, compareTrees, debianImage, expectedTree, mirrorFromAptSources, pushToRegistry, readLayoutManifest,
   seededBytes, tarBytes, type TarEntrySpec,
 } from '../helpers/images.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -52,6 +52,21 @@ describe('tar writer', () => {
     expect(listing[1]).toMatch(/^-rw-r----- 0\/0\s+70000 2020-09-13 /);
     expect(listing[4]).toMatch(/d\/hard link to d\/data\.bin$/);
     expect(listing[3]).toMatch(/d\/sym -> data\.bin$/);
+  });
+});
+
+describe('mirrorFromAptSources', () => {
+  it('takes the first plain-suite deb URI from deb822 and one-line sources, skipping disabled, deb-src and -security', () => {
+    const deb822 = [
+      'Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main',
+      'Enabled: no\nTypes: deb\nURIs: http://disabled.example/debian\nSuites: bookworm',
+      'Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm',
+      '# a comment\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main',
+    ].join('\n\n');
+    expect(mirrorFromAptSources([{ path: 'a.sources', text: deb822 }])).toBe('http://mirror.example/debian');
+    const list = '# deb http://commented.example/debian bookworm main\ndeb http://sec.example/debian-security bookworm-security main\ndeb [arch=amd64 signed-by=/k.gpg] https://list.example/debian bookworm main\n';
+    expect(mirrorFromAptSources([{ path: 'sources.list', text: list }])).toBe('https://list.example/debian');
+    expect(mirrorFromAptSources([{ path: 'x.sources', text: 'Types: deb\nURIs: cdrom:/media/\nSuites: bookworm' }])).toBeUndefined();
   });
 });
 

@@ -11,8 +11,8 @@ import { FIXTURE_EPOCH } from './debian-layers.js';
 import { run } from './run.js';
 import { TarFileWriter, tarEntryBytes } from './tar-writer.js';
 
-/** Bump when any generator in this file changes. */
-const BIG_LAYERS_VERSION = 2;
+/** Generator versions, one per fixture: bump a fixture's number when its generator changes. */
+const VERSIONS = { many: 2, wide: 3, sparse: 2, huge: 2, hugeStreamed: 2 } as const;
 
 /** A byte range of a sparse file that holds data (everything else reads as zeros). */
 export interface DataRegion {
@@ -54,8 +54,8 @@ export interface LayerFixture {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function readFixture(name: string, generate: (dir: string) => Promise<LayerExpectation>): Promise<LayerFixture> {
-  const dir = await cachedFixture(name, BIG_LAYERS_VERSION, async (out) => {
+async function readFixture(name: string, version: number, generate: (dir: string) => Promise<LayerExpectation>): Promise<LayerFixture> {
+  const dir = await cachedFixture(name, version, async (out) => {
     const expectation = await generate(out);
     await run('sh', ['-c', `gzip -6 -n -c layer.tar > layer.tar.gz`], { cwd: out });
     writeFileSync(path.join(out, 'expectation.json'), JSON.stringify(expectation, null, 1));
@@ -75,7 +75,7 @@ export function smallFileContent(i: number, sizes: Buffer): Buffer {
 
 /** `count` small files in directories of 1000 (many/d000/f000000 …): 3/4 empty, the rest 1..512 bytes (seeded). */
 export function manySmallFilesLayer(count = 100_000): Promise<LayerFixture> {
-  return readFixture(`layer-many-small-files-${count}`, async (out) => {
+  return readFixture(`layer-many-small-files-${count}`, VERSIONS.many, async (out) => {
     const sizes = seededBytes(`many-small-sizes-${count}`, 2 * count);
     const w = new TarFileWriter(path.join(out, 'layer.tar'));
     const t = FIXTURE_EPOCH;
@@ -101,16 +101,18 @@ export function manySmallFilesLayer(count = 100_000): Promise<LayerFixture> {
   });
 }
 
-/** Name of entry i of the wide directory: varied lengths (8..200 bytes) so that directory hashing sees all shapes. */
+/** Name of entry i of the wide directory: 8..90 bytes, every 50th one 150..255 bytes (pax path), all distinct. */
 export function wideEntryName(i: number, rnd: Buffer): string {
-  const len = 8 + (rnd.readUInt16LE((2 * i) % (rnd.length - 1)) % 193);
+  const r = rnd.readUInt16LE((2 * i) % (rnd.length - 1));
+  const len = i % 50 === 21 ? 150 + (r % 106) : 8 + (r % 83);
   const base = `e${i}-`;
-  return (base + rnd.subarray((i * 7) % (rnd.length - 128), ((i * 7) % (rnd.length - 128)) + 128).toString('hex')).slice(0, Math.max(len, base.length));
+  const start = (i * 7) % (rnd.length - 128);
+  return (base + rnd.subarray(start, start + 128).toString('hex')).slice(0, Math.max(len, base.length));
 }
 
 /** One directory `wide/` with `entries` entries: 96 % small files, 2 % subdirectories, 2 % symlinks. */
 export function wideDirectoryLayer(entries = 50_000): Promise<LayerFixture> {
-  return readFixture(`layer-wide-directory-${entries}`, async (out) => {
+  return readFixture(`layer-wide-directory-${entries}`, VERSIONS.wide, async (out) => {
     const rnd = seededBytes(`wide-names-${entries}`, 1 << 16);
     const w = new TarFileWriter(path.join(out, 'layer.tar'));
     const t = FIXTURE_EPOCH;
@@ -175,7 +177,7 @@ async function sparseTarLayer(out: string, fileName: string, size: number, regio
 
 /** sparse/five-gib.img: 5 GiB apparent size, 4 data regions (start, unaligned middle, across 4 GiB, end); old GNU sparse tar. */
 export function sparseFileLayer(): Promise<LayerFixture> {
-  return readFixture('layer-sparse-5gib', (out) =>
+  return readFixture('layer-sparse-5gib', VERSIONS.sparse, (out) =>
     sparseTarLayer(out, 'five-gib.img', 5 * GiB, [
       { offset: 0, length: 64 * 1024 },
       { offset: GiB + 12_345, length: 100_000 },
@@ -190,7 +192,7 @@ export function sparseFileLayer(): Promise<LayerFixture> {
  */
 export function hugeFileLayer(): Promise<LayerFixture> {
   const size = 4 * GiB + 3 * MiB + 17;
-  return readFixture('layer-huge-file', (out) =>
+  return readFixture('layer-huge-file', VERSIONS.huge, (out) =>
     sparseTarLayer(out, 'huge.bin', size, [
       { offset: 0, length: MiB },
       { offset: 4 * GiB - MiB / 2, length: MiB },
@@ -248,7 +250,7 @@ function fileHeader(name: string, size: number, mtime: number): Buffer {
  * gzip (~5 MB) is stored; the ~4 GiB tar exists only as a stream (gunzip the gzPath). Generation takes ~30 s once.
  */
 export async function hugeStreamedLayer(): Promise<StreamedLayerFixture> {
-  const dir = await cachedFixture('layer-huge-streamed', BIG_LAYERS_VERSION, async (out) => {
+  const dir = await cachedFixture('layer-huge-streamed', VERSIONS.hugeStreamed, async (out) => {
     const spec = [
       { offset: 0, length: MiB },
       { offset: 4 * GiB - MiB / 2, length: MiB },

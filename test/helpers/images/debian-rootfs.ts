@@ -7,33 +7,45 @@ import { run } from './run.js';
 /** Debian's default mirror, used when the machine's apt sources name none. */
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
+/** An apt sources file: its path (`.sources` = deb822, else one-line format) and its text. */
+export interface AptSourcesFile {
+  path: string;
+  text: string;
+}
+
+/** The first http(s) `deb` URI serving a plain suite (not -security/-updates) in apt sources files, if any. */
+export function mirrorFromAptSources(files: AptSourcesFile[]): string | undefined {
+  const found: string[] = [];
+  for (const { path: file, text } of files) {
+    if (file.endsWith('.sources')) {
+      // deb822 stanzas separated by blank lines: "Types: deb", "URIs: …", "Suites: …".
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const field = (name: string) => stanza.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim().split(/\s+/) ?? [];
+        if (/^Enabled:\s*no/im.test(stanza) || !field('Types').includes('deb')) continue;
+        if (!field('Suites').some((s) => !s.includes('-'))) continue;
+        found.push(...field('URIs'));
+      }
+    } else {
+      for (const line of text.split('\n')) {
+        // deb [options] uri suite components…
+        const m = line.match(/^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/);
+        if (m && !m[2]!.includes('-')) found.push(m[1]!);
+      }
+    }
+  }
+  return found.find((u) => /^https?:\/\//.test(u));
+}
+
 /**
- * The mirror debootstrap should use: $TURBO_OCI_DEBIAN_MIRROR, else the first `deb` URI of this machine's apt
- * sources that serves a plain suite (not -security/-updates), else Debian's default mirror.
+ * The mirror debootstrap should use: $TURBO_OCI_DEBIAN_MIRROR, else the first plain-suite `deb` URI of this machine's
+ * apt sources (/etc/apt/sources.list.d/*.sources, *.list, /etc/apt/sources.list), else Debian's default mirror.
  */
 export function debianMirror(): string {
   if (process.env.TURBO_OCI_DEBIAN_MIRROR) return process.env.TURBO_OCI_DEBIAN_MIRROR;
-  const found: string[] = [];
   const dir = '/etc/apt/sources.list.d';
-  const files = existsSync(dir) ? readdirSync(dir).sort().map((f) => path.join(dir, f)) : [];
-  for (const file of files.filter((f) => f.endsWith('.sources'))) {
-    // deb822 stanzas separated by blank lines: "Types: deb", "URIs: …", "Suites: …".
-    for (const stanza of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
-      const field = (name: string) => stanza.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim().split(/\s+/) ?? [];
-      if (/^Enabled:\s*no/mi.test(stanza) || !field('Types').includes('deb')) continue;
-      if (!field('Suites').some((s) => !s.includes('-'))) continue;
-      found.push(...field('URIs'));
-    }
-  }
-  for (const file of ['/etc/apt/sources.list', ...files.filter((f) => f.endsWith('.list'))]) {
-    if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      // deb [options] uri suite components…
-      const m = line.match(/^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/);
-      if (m && !m[2]!.includes('-')) found.push(m[1]!);
-    }
-  }
-  return found.find((u) => /^https?:\/\//.test(u)) ?? DEFAULT_DEBIAN_MIRROR;
+  const paths = [...(existsSync(dir) ? readdirSync(dir).sort().map((f) => path.join(dir, f)) : []), '/etc/apt/sources.list'];
+  const files = paths.filter((p) => (p.endsWith('.sources') || p.endsWith('.list')) && existsSync(p)).map((p) => ({ path: p, text: readFileSync(p, 'utf8') }));
+  return mirrorFromAptSources(files) ?? DEFAULT_DEBIAN_MIRROR;
 }
 
 /** Throws a 'SKIP:' error when this machine cannot build the Debian fixture. */

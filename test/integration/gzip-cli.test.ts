@@ -46,6 +46,9 @@ async function inPool(jobs: (() => Promise<void>)[], width: number): Promise<voi
   await Promise.all(Array.from({ length: width }, worker));
 }
 
+/** Generous: spawning ~35 node processes per engine on a shared 2-core machine; the test must not fail on timing. */
+const TIMEOUT_MS = 900_000;
+
 const ENGINES: { name: string; env: Record<string, string> }[] = [
   { name: 'pako', env: { TURBO_OCI_ZLIB: 'pako' } },
   ...(nativeSkipReason ? [] : [{ name: 'native', env: {} }]),
@@ -82,7 +85,7 @@ describe.skipIf(missingNeeds({ commands: ['gzip', 'pigz'] }))('gzip-index CLI', 
         expect(r.stdout.equals(expected.subarray(o, o + l)), `${f.name} ${o}+${l}`).toBe(true);
       });
       await inPool(jobs, 3);
-    });
+    }, TIMEOUT_MS);
   }
 
   it('index files are identical across engines', () => {
@@ -113,7 +116,7 @@ describe.skipIf(missingNeeds({ commands: ['gzip', 'pigz'] }))('gzip-index CLI', 
     expect(t.status).toBe(4);
     expect(t.stderr).toContain('TRUNCATED');
     expect(t.stderr).toContain('offset=5000');
-  });
+  }, TIMEOUT_MS);
 
   it('--help lists the three gzip-index commands', async () => {
     const h = await cli(['gzip-index', '--help']);

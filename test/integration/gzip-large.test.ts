@@ -46,5 +46,5 @@ describe.skipIf(missingNeeds({ commands: ['gzip', 'tar'], paths: ['/usr/share', 
       closeSync(fd);
       await source.close();
     }
-  });
+  }, 1_800_000);
 });

@@ -1,7 +1,7 @@
 // Seek index v1 codec: golden vectors reproduced byte for byte, full validation, every corrupted byte detected.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { GOLDEN_DIR, goldenSeekIndexes } from '../../../fixtures/seek-index-golden.js';
 import { ImageError } from '../../../src/errors.js';
@@ -17,6 +17,9 @@ import {
 } from '../../../src/format/seek-index.js';
 import { pakoEngine } from '../../../src/seek/pako-engine.js';
 import { SpanReader } from '../../../src/seek/span-reader.js';
+
+// Shared 2-core machine: reads with pako can be slow under load, and tests must not fail on timing.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 900_000 });
 
 function codeOf(fn: () => unknown): string {
   try {

@@ -1,6 +1,6 @@
 // Span reader: single-flight, byte-bounded LRU, span digest verification, source checks; pako vs native inflate.
 import { gzipSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { buildSeekIndex } from '../../../indexer/seek/seek-index-builder.js';
 import { ImageError } from '../../../src/errors.js';
@@ -11,6 +11,9 @@ import { pakoEngine, pakoInflateFrom } from '../../../src/seek/pako-engine.js';
 import { SpanReader } from '../../../src/seek/span-reader.js';
 import { chunksOf, gzipFixtures, testEngines, type LoadedGzipFixture } from '../../helpers/gzip-fixture-set.js';
 import { SeededRandom } from '../../helpers/random.js';
+
+// Shared 2-core machine: reads with pako can be slow under load, and tests must not fail on timing.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 900_000 });
 
 function countingSource(buf: Buffer, tamper?: number): CompressedSource & { reads: number } {
   const src = {

@@ -1,6 +1,6 @@
 // Builder + reader over every gzip fixture class with both engines: exact reads, identical indexes, coded errors.
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { fileChunks } from '../../../../src/io/file-source.js';
 import { buildSeekIndex } from '../../../../indexer/seek/seek-index-builder.js';
@@ -11,6 +11,9 @@ import type { InflateEngine } from '../../../../src/seek/inflate-engine.js';
 import { SpanReader } from '../../../../src/seek/span-reader.js';
 import { chunksOf, gzipFixtures, testEngines, type LoadedGzipFixture } from '../../../helpers/gzip-fixture-set.js';
 import { PROPERTY_SEED } from '../../../helpers/random.js';
+
+// Shared 2-core machine: reads with pako can be slow under load, and tests must not fail on timing.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 900_000 });
 
 const SPAN = 64 * 1024;
 
@@ -42,7 +45,7 @@ beforeAll(async () => {
     for (const engine of engines) perEngine.set(engine.name, await buildSeekIndex(fileChunks(f.file, 100_003), { spanBytes: SPAN, engine }));
     built.set(f.name, perEngine);
   }
-});
+}, 900_000);
 
 function readers(f: LoadedGzipFixture, engine: InflateEngine): SpanReader[] {
   const index = built.get(f.name)!.get(engine.name)!;

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { DirNode, FileNode, FsNode, NodeBase, Timestamp } from '../../indexer/tree/fs-tree.js';
 import type { TreeEntry } from './images/tree.js';
+import { clampInodeTime } from '../../src/format/ext4/inode.js';
 
 /** A layer's synthetic tar bytes plus the tree nodes it created. */
 export class LayerBuilder {
@@ -62,7 +63,10 @@ export function treeEntriesOf(root: DirNode, layers: Buffer[]): TreeEntry[] {
   const out: TreeEntry[] = [];
   const paths = new Map<number, string[]>();
   const visit = (node: FsNode, p: string): void => {
-    const e: TreeEntry = { path: p, type: node.kind, mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, mtime: node.mtime.sec, xattrs: {} };
+    // Whole seconds as the tree walker reports them (Python int(st_mtime) truncates toward zero), after ext4's clamp.
+    const t = clampInodeTime(node.mtime);
+    const mtime = Math.trunc(t.sec + t.nsec / 1e9);
+    const e: TreeEntry = { path: p, type: node.kind, mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, mtime, xattrs: {} };
     for (const [k, v] of [...node.xattrs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) e.xattrs[k] = v.toString('hex');
     if (node.kind === 'file') {
       e.size = node.data.size;

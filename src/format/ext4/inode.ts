@@ -37,7 +37,19 @@ export interface Inode {
   xattrArea?: Uint8Array;
 }
 
-function putTime(b: Buffer, secOff: number, extraOff: number, t: InodeTime): void {
+/** Earliest and latest second an inode with extra time fields can hold (1901-12-13 .. 2446-05-10; kernel clamps too). */
+export const EXT4_TIME_MIN = -(2 ** 31);
+export const EXT4_TIME_MAX = 2 ** 34 - 1 - 2 ** 31;
+
+/** Clamps a timestamp into the range ext4 can store (like the kernel's timestamp truncation). */
+export function clampInodeTime(t: InodeTime): InodeTime {
+  if (t.sec < EXT4_TIME_MIN) return { sec: EXT4_TIME_MIN, nsec: 0 };
+  if (t.sec > EXT4_TIME_MAX) return { sec: EXT4_TIME_MAX, nsec: 999_999_999 };
+  return t;
+}
+
+function putTime(b: Buffer, secOff: number, extraOff: number, time: InodeTime): void {
+  const t = clampInodeTime(time);
   const lo = t.sec | 0; // low 32 bits, signed
   b.writeInt32LE(lo, secOff);
   const epoch = Math.floor((t.sec - lo) / 2 ** 32) & 3;

@@ -86,3 +86,9 @@ export const NBD_MAX_QUEUED_REPLY_BYTES = 64 * 1024 * 1024;
 
 /** Time NbdServer.close() waits for in-flight replies before destroying sockets: device reads carry their own timeout well below this. */
 export const NBD_CLOSE_GRACE_MS = 30_000;
+
+/** Metadata block cache of the ext4 reader: 8 MiB holds 2048 4 KiB blocks, enough for the inode tables, directories and extent blocks a path walk or `ls -R` of a typical image touches. */
+export const DEFAULT_EXT4_METADATA_CACHE_BYTES = 8 * 1024 * 1024;
+
+/** Symlinks followed during one ext4 path resolution before ELOOP: Linux's MAXSYMLINKS is 40. */
+export const EXT4_MAX_SYMLINK_FOLLOWS = 40;

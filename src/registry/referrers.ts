@@ -65,11 +65,26 @@ export async function listReferrers(repo: RegistryRepository, digest: string, ar
 }
 
 async function readFallback(repo: RegistryRepository, digest: string): Promise<ImageIndex> {
+  return (await readFallbackVersion(repo, digest)).index;
+}
+
+/** The fallback index and the digest of its current version (undefined when the tag does not exist). */
+async function readFallbackVersion(repo: RegistryRepository, digest: string): Promise<{ index: ImageIndex; version: string | undefined }> {
   try {
-    const { bytes } = await repo.getManifest(referrersTag(digest));
-    return parseIndex(bytes, `referrers fallback ${referrersTag(digest)}`);
+    const { bytes, descriptor } = await repo.getManifest(referrersTag(digest));
+    return { index: parseIndex(bytes, `referrers fallback ${referrersTag(digest)}`), version: descriptor.digest };
   } catch (err) {
-    if (isImageError(err, 'NOT_FOUND')) return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+    if (isImageError(err, 'NOT_FOUND')) return { index: { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }, version: undefined };
+    throw err;
+  }
+}
+
+/** The digest the fallback tag points to now (a HEAD), undefined when it does not exist. */
+async function fallbackVersion(repo: RegistryRepository, digest: string): Promise<string | undefined> {
+  try {
+    return (await repo.resolve(referrersTag(digest))).digest;
+  } catch (err) {
+    if (isImageError(err, 'NOT_FOUND')) return undefined;
     throw err;
   }
 }
@@ -87,8 +102,10 @@ export function referrerDescriptor(bytes: Uint8Array, descriptor: Descriptor): {
 
 /**
  * Pushes a manifest with a subject. When the registry does not answer `OCI-Subject`, adds it to the fallback index by
- * read-modify-write. Distribution 2.8 has no conditional PUT, so after each write we wait (at least twice our own
- * read-to-write time) and re-read: if a concurrent writer's stale write dropped our entry, we merge again.
+ * read-modify-write. Distribution 2.8 has no conditional PUT, so the write is made optimistic by hand: right before
+ * the PUT the tag is checked (HEAD) to still point at the version we merged into (else merge again), which shrinks a
+ * concurrent writer's stale window to one round trip. After the PUT we wait at least twice that check-to-write time
+ * (and at least `referrersSettleMs`) and re-read: if a concurrent stale write dropped our entry, we merge again.
  */
 export async function attachReferrer(repo: RegistryRepository, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
   const pushed = await repo.pushManifest(bytes, mediaType);
@@ -96,17 +113,23 @@ export async function attachReferrer(repo: RegistryRepository, bytes: Uint8Array
   if (pushed.ociSubject !== undefined) return pushed.descriptor;
   const tag = referrersTag(subject);
   const { referrersMaxAttempts, referrersSettleMs } = repo.options;
+  const jitter = () => Math.round(Math.random() * referrersSettleMs);
   for (let attempt = 0; attempt < referrersMaxAttempts; attempt++) {
-    const started = Date.now();
-    const current = await readFallback(repo, subject);
+    const { index: current, version } = await readFallbackVersion(repo, subject);
+    let window = 0;
     if (!current.manifests.some((d) => d.digest === entry.digest)) {
       const next: ImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...current.manifests, entry] };
+      const checked = Date.now();
+      if ((await fallbackVersion(repo, subject)) !== version) {
+        await sleep(jitter());
+        continue; // someone wrote since our read: merge into their version
+      }
       await repo.pushManifest(encodeManifest(next), OCI_INDEX, tag);
+      window = Date.now() - checked;
     } else if (attempt > 0) {
       return pushed.descriptor;
     }
-    const window = Date.now() - started;
-    await sleep(Math.max(referrersSettleMs, 2 * window) + Math.round(Math.random() * referrersSettleMs));
+    await sleep(Math.max(referrersSettleMs, 2 * window) + jitter());
     const after = await readFallback(repo, subject);
     if (after.manifests.some((d) => d.digest === entry.digest)) return pushed.descriptor;
   }

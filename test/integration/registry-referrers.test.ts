@@ -11,7 +11,7 @@ import { makeTestImage, pushArtifact, pushTestImage } from '../helpers/oci-image
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 
-const OPTIONS = { retry: { baseDelayMs: 5, maxDelayMs: 50 }, repository: { referrersSettleMs: 50 } };
+const OPTIONS = { retry: { baseDelayMs: 5, maxDelayMs: 50 }, repository: { referrersSettleMs: 100 } };
 const SIGNATURE = 'application/vnd.example.signature.v1';
 const INDEX = 'application/vnd.example.turbo-index.v1';
 

@@ -35,6 +35,7 @@ export { DEEP_DIR, FIXTURE_EPOCH, LONG_NAME, LOWER_HARDLINK_TARGET, SMALL_FILE_C
 export { DEFAULT_DEBIAN_MIRROR, debianMirror, mirrorFromAptSources } from './images/debian-rootfs.js';
 export type { AptSourcesFile } from './images/debian-rootfs.js';
 export { compareTrees, expectedTree } from './images/tree.js';
+export { withFixtureLock } from './images/fixture-lock.js';
 export type { CompareOptions, TreeEntry } from './images/tree.js';
 export { seededBytes, seededText, sequenceText } from './images/content.js';
 export { TarFileWriter, tarBytes, writeTarFile } from './images/tar-writer.js';

@@ -1,14 +1,14 @@
 // Tests of the image fixture helpers: the Debian OCI image, tree description/comparison and the tar writer.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { missingNeeds } from '../helpers/capabilities.js';
 import {
   DEBIAN_LAYER_COUNT, LOWER_HARDLINK_TARGET, compareTrees, debianImage, expectedTree, mirrorFromAptSources, pushToRegistry, readLayoutManifest,
-  seededBytes, tarBytes, type TarEntrySpec,
+  seededBytes, tarBytes, withFixtureLock, type TarEntrySpec,
 } from '../helpers/images.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 
@@ -67,6 +67,28 @@ describe('mirrorFromAptSources', () => {
     const list = '# deb http://commented.example/debian bookworm main\ndeb http://sec.example/debian-security bookworm-security main\ndeb [arch=amd64 signed-by=/k.gpg] https://list.example/debian bookworm main\n';
     expect(mirrorFromAptSources([{ path: 'sources.list', text: list }])).toBe('https://list.example/debian');
     expect(mirrorFromAptSources([{ path: 'x.sources', text: 'Types: deb\nURIs: cdrom:/media/\nSuites: bookworm' }])).toBeUndefined();
+  });
+});
+
+describe('withFixtureLock', () => {
+  it('serialises holders of the same lock and takes over a lock whose owner died', async () => {
+    const root = path.join(tmp, 'locks');
+    const events: string[] = [];
+    const holder = (id: string) => withFixtureLock('x', async () => {
+      events.push(`${id} in`);
+      await new Promise((r) => setTimeout(r, 50));
+      events.push(`${id} out`);
+      return id;
+    }, root);
+    expect(await Promise.all([holder('a'), holder('b')])).toEqual(['a', 'b']);
+    expect(events).toEqual(['a in', 'a out', 'b in', 'b out']);
+    // A lock left by a process that no longer exists.
+    const dead = spawn('true');
+    await new Promise((r) => dead.on('exit', r));
+    mkdirSync(path.join(root, 'x.lock'));
+    writeFileSync(path.join(root, 'x.lock', 'pid'), String(dead.pid));
+    expect(await withFixtureLock('x', async () => 'taken over', root)).toBe('taken over');
+    expect(existsSync(path.join(root, 'x.lock'))).toBe(false);
   });
 });
 

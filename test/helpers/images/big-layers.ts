@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { cachedFixture } from '../fixture-cache.js';
+import { withFixtureLock } from './fixture-lock.js';
 import { seededBytes } from './content.js';
 import { FIXTURE_EPOCH } from './debian-layers.js';
 import { run } from './run.js';
@@ -55,11 +56,11 @@ export interface LayerFixture {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function readFixture(name: string, version: number, generate: (dir: string) => Promise<LayerExpectation>): Promise<LayerFixture> {
-  const dir = await cachedFixture(name, version, async (out) => {
+  const dir = await withFixtureLock(name, () => cachedFixture(name, version, async (out) => {
     const expectation = await generate(out);
     await run('sh', ['-c', `gzip -6 -n -c layer.tar > layer.tar.gz`], { cwd: out });
     writeFileSync(path.join(out, 'expectation.json'), JSON.stringify(expectation, null, 1));
-  });
+  }));
   const expectation = JSON.parse(readFileSync(path.join(dir, 'expectation.json'), 'utf8')) as LayerExpectation;
   return { tarPath: path.join(dir, 'layer.tar'), gzPath: path.join(dir, 'layer.tar.gz'), expectation };
 }
@@ -250,7 +251,7 @@ function fileHeader(name: string, size: number, mtime: number): Buffer {
  * gzip (~5 MB) is stored; the ~4 GiB tar exists only as a stream (gunzip the gzPath). Generation takes ~30 s once.
  */
 export async function hugeStreamedLayer(): Promise<StreamedLayerFixture> {
-  const dir = await cachedFixture('layer-huge-streamed', VERSIONS.hugeStreamed, async (out) => {
+  const dir = await withFixtureLock('layer-huge-streamed', () => cachedFixture('layer-huge-streamed', VERSIONS.hugeStreamed, async (out) => {
     const spec = [
       { offset: 0, length: MiB },
       { offset: 4 * GiB - MiB / 2, length: MiB },
@@ -276,7 +277,7 @@ export async function hugeStreamedLayer(): Promise<StreamedLayerFixture> {
       ],
     };
     writeFileSync(path.join(out, 'expectation.json'), JSON.stringify({ tarSize: size, tarSha256: hash.digest('hex'), expectation }, null, 1));
-  });
+  }));
   const meta = JSON.parse(readFileSync(path.join(dir, 'expectation.json'), 'utf8')) as Omit<StreamedLayerFixture, 'gzPath'>;
   return { gzPath: path.join(dir, 'layer.tar.gz'), ...meta };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { cachedFixture } from '../fixture-cache.js';
+import { withFixtureLock } from './fixture-lock.js';
 import { DEBOOTSTRAP_CLAMP_EPOCH, FIXTURE_EPOCH, FIXTURE_EPOCH_RFC3339, layer2Entries, layer4Entries } from './debian-layers.js';
 import { assertCanBuildDebian, debootstrapMinbase } from './debian-rootfs.js';
 import { run } from './run.js';
@@ -157,7 +158,7 @@ export function debianImage(): Promise<DebianImage> {
 
 async function loadDebianImage(): Promise<DebianImage> {
   assertCanBuildDebian();
-  const dir = await cachedFixture('debian-image', IMAGE_VERSION, buildImage);
+  const dir = await withFixtureLock('debian-image', () => cachedFixture('debian-image', IMAGE_VERSION, buildImage));
   const layoutDir = path.join(dir, 'oci');
   const { digest, manifest } = readLayoutManifest(layoutDir, 'latest');
   const config = JSON.parse(readFileSync(blobPath(layoutDir, manifest.config.digest), 'utf8')) as { rootfs: { diff_ids: string[] } };
@@ -176,9 +177,10 @@ async function loadDebianImage(): Promise<DebianImage> {
   const unpackedRoot = async (prefixLayers?: number) => {
     if (prefixLayers === undefined || prefixLayers === layers.length) {
       // Keyed by the manifest digest so a regenerated image never pairs with an old unpack.
-      const out = await cachedFixture(`debian-image-unpacked-latest-${digest.slice(7, 19)}`, IMAGE_VERSION, async (d) => {
+      const name = `debian-image-unpacked-latest-${digest.slice(7, 19)}`;
+      const out = await withFixtureLock(name, () => cachedFixture(name, IMAGE_VERSION, async (d) => {
         await run('umoci', ['unpack', '--image', `${layoutDir}:latest`, path.join(d, 'bundle')]);
-      });
+      }));
       return path.join(out, 'bundle', 'rootfs');
     }
     const tag = prefixRef(prefixLayers).split(':').pop()!;

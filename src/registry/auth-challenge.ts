@@ -87,7 +87,7 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
   return out;
 }
 
-/** Formats one challenge (quoted params) — the inverse used by tests and by the test token server. */
+/** Formats one challenge with quoted params: the inverse of parseWwwAuthenticate (used by its property test). */
 export function formatChallenge(challenge: AuthChallenge): string {
   const params = Object.entries(challenge.params).map(([k, v]) => `${k}="${v.replace(/(["\\])/g, '\\$1')}"`);
   return params.length ? `${challenge.scheme} ${params.join(',')}` : challenge.scheme;

@@ -106,6 +106,10 @@ export async function openVerifiedBlob(host: RegistryHost, url: string, scopes: 
         failures++;
         if (out.destroyed) return;
         current = await host.open({ method: 'GET', url, scopes, headers: { range: `bytes=${received}-` } }, [200, 206]);
+        if (out.destroyed) {
+          discardBody(current.body);
+          return;
+        }
       }
     }
     const actual = `${algorithm}:${hash.digest('hex')}`;

@@ -86,10 +86,11 @@ export function networkError(method: string, url: string, err: unknown): ImageEr
   const code = (err as { code?: string }).code ?? '';
   const timeout = /TIMEOUT/.test(code);
   const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code);
-  const errorCode: ErrorCode = timeout ? 'TIMEOUT' : tls ? 'UNAVAILABLE' : RETRYABLE_NETWORK.has(code) ? 'UNAVAILABLE' : 'UNAVAILABLE';
+  // Only failures known to be transient are retried; TLS, DNS "not found" and unknown errors are reported at once.
+  const retryable = timeout || RETRYABLE_NETWORK.has(code);
   const safeUrl = redactUrl(url);
-  return new ImageError(errorCode, `${method} ${safeUrl}: ${code || 'network error'}: ${(err as Error).message ?? String(err)}`, {
-    details: { method, url: safeUrl, networkCode: code || undefined, retryable: !tls },
+  return new ImageError(timeout ? 'TIMEOUT' : 'UNAVAILABLE', `${method} ${safeUrl}: ${code || 'network error'}: ${(err as Error).message ?? String(err)}`, {
+    details: { method, url: safeUrl, networkCode: code || undefined, retryable },
     hint: tls ? 'TLS verification failed: pass the registry CA (--ca-file) or --insecure' : undefined,
     cause: err,
   });

@@ -8,7 +8,7 @@ import { SeededRandom } from '../helpers/random.js';
 import { startRegistry } from '../helpers/registry-server.js';
 
 const BLOB_MIB = Number(process.env.BENCH_REGISTRY_BLOB_MIB ?? 256);
-const ROUNDS = 3;
+const ROUNDS = 5;
 const RANGE_BYTES = 1024 * 1024;
 const RANGE_READS = 200;
 

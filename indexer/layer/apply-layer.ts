@@ -2,7 +2,7 @@
 import type { DirNode, FileNode, FsNode, NodeBase } from '../tree/fs-tree.js';
 import { type FsTree, reachableIds } from '../tree/tree-model.js';
 import { entrySegments, type TarEntry } from '../tar/tar-entry.js';
-import { layerError, normalizeLayerPath, type PathContext } from './layer-path.js';
+import { layerError, MAX_SYMLINK_TARGET_BYTES, MAX_TREE_DEPTH, normalizeLayerPath, type PathContext } from './layer-path.js';
 
 /** Whiteout prefix and opaque marker (layer.md "Whiteouts"). */
 export const WHITEOUT_PREFIX = '.wh.';
@@ -105,6 +105,7 @@ function resolveDir(st: LayerState, comps: string[], create: boolean, entry: Tar
     const child = cur.children.get(name);
     if (child === undefined) {
       if (!create) return undefined;
+      if (stack.length > MAX_TREE_DEPTH) throw layerError('path-too-deep', `tree deeper than ${MAX_TREE_DEPTH} levels`, ctx, entry.path);
       const dir = newDir(st, entry, true);
       cur.children.set(name, dir);
       st.touched.add(cur.id);
@@ -122,6 +123,7 @@ function resolveDir(st: LayerState, comps: string[], create: boolean, entry: Tar
       throw layerError('parent-not-directory', `parent "${name}" is not a directory`, ctx, entry.path, { kind: child.kind });
     }
   }
+  if (create && stack.length > MAX_TREE_DEPTH) throw layerError('path-too-deep', `tree deeper than ${MAX_TREE_DEPTH} levels`, ctx, entry.path);
   return stack[stack.length - 1]!;
 }
 
@@ -185,6 +187,9 @@ function newNode(st: LayerState, entry: TarEntry, ctx: PathContext): FsNode {
     case 'symlink':
       if (entry.linkname === '') throw layerError('empty-symlink-target', 'symlink with an empty target', ctx, entry.path);
       if (entry.linkname.includes('\0')) throw layerError('nul-in-path', 'NUL byte in symlink target', { ...ctx, field: 'linkname' }, entry.path);
+      if (Buffer.byteLength(entry.linkname, 'utf8') > MAX_SYMLINK_TARGET_BYTES) {
+        throw layerError('symlink-target-too-long', `symlink target longer than ${MAX_SYMLINK_TARGET_BYTES} bytes`, { ...ctx, field: 'linkname' }, entry.path);
+      }
       return { ...base(st, entry), kind: 'symlink', target: entry.linkname };
     case 'char':
     case 'block':

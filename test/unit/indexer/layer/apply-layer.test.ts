@@ -375,6 +375,48 @@ describe('applyLayer semantics in detail', () => {
   });
 });
 
+describe('applyLayer limits', () => {
+  const one = (build: (b: TarBuilder) => void): Buffer => {
+    const b = new TarBuilder();
+    build(b);
+    return b.end().toBuffer();
+  };
+  const fails = async (tar: Buffer): Promise<unknown> => {
+    try {
+      await applyLayer(new FsTree(), scanTarBuffer(tar), 0);
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+
+  it('rejects paths over PATH_MAX and symlink targets over 4095 bytes; accepts the limits', async () => {
+    const deep = (n: number): string => Array.from({ length: n }, () => 'd').join('/');
+    const long = one((b) => b.pax([['path', `${deep(2048)}/x`]]).entry({ name: 'p', mtime: 1 }));
+    expect(await fails(long)).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { reason: 'path-too-long' } });
+    const ok = one((b) => b.pax([['path', deep(2048)]]).entry({ name: 'p', mtime: 1 }));
+    expect(await fails(ok)).toBeUndefined();
+    const target = one((b) => b.pax([['linkpath', 't'.repeat(4096)]]).entry({ name: 'l', typeflag: '2', mtime: 1 }));
+    expect(await fails(target)).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { reason: 'symlink-target-too-long' } });
+    const fine = one((b) => b.pax([['linkpath', 't'.repeat(4095)]]).entry({ name: 'l', typeflag: '2', mtime: 1 }));
+    expect(await fails(fine)).toBeUndefined();
+  });
+
+  it('bounds tree depth even when symlinked parents stack short paths', async () => {
+    // s -> 1000 levels; each "s/.../x" entry adds levels below the resolved directory
+    const chain = Array.from({ length: 1000 }, () => 'd').join('/');
+    const tar = one((b) => {
+      b.pax([['path', `${chain}/f`]]).entry({ name: 'p', mtime: 1 });
+      b.pax([['linkpath', chain]]).entry({ name: 's', typeflag: '2', mtime: 1 });
+      b.pax([['path', `s/${chain}/g`]]).entry({ name: 'p', mtime: 1 });
+      b.pax([['path', `s/${chain}/s2`]]).entry({ name: 'p', typeflag: '2', linkname: 'x', mtime: 1 });
+      b.pax([['linkpath', `/${chain}/${chain}`]]).entry({ name: 's3', typeflag: '2', mtime: 1 });
+      b.pax([['path', `s3/${chain}/h`]]).entry({ name: 'p', mtime: 1 });
+    });
+    expect(await fails(tar)).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { reason: 'path-too-deep' } });
+  });
+});
+
 describe('applyLayer xattr filtering', () => {
   it('drops trusted.overlay.* xattrs (overlayfs would interpret them) with a warning, keeps the rest', async () => {
     const b = new TarBuilder();

@@ -1,12 +1,14 @@
-// A >= 200 MB gzip layer of real /usr files: one streaming build (native when it loads) and 200 random reads vs the tar.
+// A >= 200 MB gzip layer of real /usr files: streaming builds (native and pako, identical) and 200 random reads vs the tar.
 import { createHash } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { buildSeekIndex } from '../../indexer/seek/seek-index-builder.js';
 import { DEFAULT_SPAN_BYTES } from '../../src/defaults.js';
+import { encodeSeekIndex } from '../../src/format/seek-index.js';
 import { FileSource, fileChunks } from '../../src/io/file-source.js';
 import { selectEngine } from '../../src/seek/engine-select.js';
+import { pakoEngine } from '../../src/seek/pako-engine.js';
 import { SpanReader } from '../../src/seek/span-reader.js';
 import { missingNeeds } from '../helpers/capabilities.js';
 import { usrLayer } from '../helpers/gzip-fixture-set.js';
@@ -29,6 +31,11 @@ describe.skipIf(missingNeeds({ commands: ['gzip', 'tar'], paths: ['/usr/share', 
     expect(index.uncompressedBytes).toBe(tarBytes);
     expect(index.layerSha256.toString('hex')).toBe(await sha256File(gz));
     expect(index.points.length).toBeGreaterThan(100);
+    if (engine.name === 'native') {
+      // Differential on real data: the pako engine must write the same index byte for byte.
+      const pako = await buildSeekIndex(fileChunks(gz, 3 * 1024 * 1024 + 7), { spanBytes: DEFAULT_SPAN_BYTES, engine: pakoEngine });
+      expect(encodeSeekIndex(pako).equals(encodeSeekIndex(index))).toBe(true);
+    }
     const source = await FileSource.open(gz);
     const fd = openSync(tar, 'r');
     try {

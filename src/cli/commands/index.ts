@@ -1,10 +1,13 @@
 // The list of turbo-index commands: one module per top-level verb; only working commands are listed.
 import type { CommandModule } from 'yargs';
 
+import { buildCommand } from './build.js';
 import { ext4Command } from './ext4.js';
 import { gzipIndexCommand } from './gzip-index.js';
+import { inspectCommand } from './inspect.js';
 import { registryCommand } from './registry.js';
+import { verifyCommand } from './verify.js';
 
 /** Every top-level command of the turbo-index CLI. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command];
+export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command, buildCommand, inspectCommand, verifyCommand];

@@ -11,7 +11,8 @@ import { openImageStore, type OpenStoreOptions } from '../../registry/open-store
 const ENV_USERNAME = 'TURBO_OCI_REGISTRY_USERNAME';
 const ENV_PASSWORD = 'TURBO_OCI_REGISTRY_PASSWORD';
 
-interface CommonArgs {
+/** Flags shared by commands that open an image store (also used by build/inspect/verify). */
+export interface CommonArgs {
   ref: string;
   'plain-http'?: boolean;
   insecure?: boolean;
@@ -21,7 +22,8 @@ interface CommonArgs {
   'ca-file'?: string;
 }
 
-function withCommonOptions<T>(y: Argv<T>): Argv<T & CommonArgs> {
+/** Adds the `ref` positional and the registry connection/credential flags. */
+export function withCommonOptions<T>(y: Argv<T>): Argv<T & CommonArgs> {
   return y
     .positional('ref', { type: 'string', demandOption: true, describe: '[registry/]repository[:tag][@digest] or oci:<dir>[:<tag>]' })
     .option('plain-http', { type: 'boolean', describe: 'use http:// (default only for localhost/127.0.0.1)' })
@@ -32,7 +34,8 @@ function withCommonOptions<T>(y: Argv<T>): Argv<T & CommonArgs> {
     .option('docker-config', { type: 'string', describe: 'docker config.json for credentials (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)' }) as Argv<T & CommonArgs>;
 }
 
-function storeOptions(argv: CommonArgs): OpenStoreOptions {
+/** Maps the common flags (and $TURBO_OCI_REGISTRY_*) to OpenStoreOptions. */
+export function storeOptions(argv: CommonArgs): OpenStoreOptions {
   const options: OpenStoreOptions = {};
   if (argv['plain-http'] !== undefined) options.plainHttp = argv['plain-http'];
   if (argv.insecure) options.insecure = true;

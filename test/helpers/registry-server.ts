@@ -1,7 +1,7 @@
 // Starts Debian's distribution 2.8 `docker-registry` on a free loopback port for tests: plain, htpasswd, token auth (with a loopback JWT issuer), TLS.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -168,7 +168,6 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
   writeFileSync(configFile, `${lines.join('\n')}\n`);
   const logFile = path.join(dir, 'registry.log');
   writeFileSync(logFile, '');
-  const { openSync, closeSync } = await import('node:fs');
   const fd = openSync(logFile, 'a');
   const child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', fd, fd] });
   closeSync(fd);

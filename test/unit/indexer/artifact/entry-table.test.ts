@@ -36,7 +36,7 @@ describe('tar entry table v1', () => {
   it('round-trips sparse runs, optional times and odd strings', () => {
     const base = scanTarBuffer(goldenTar())[1]!;
     const e = { ...base, path: 'n\u00e9\ud800x', sparse: [{ offset: 0, length: 512 }, { offset: 4096, length: 0 }], atime: { sec: -5, nsec: 999_999_999 }, ctime: { sec: 2 ** 40, nsec: 0 } };
-    const table = { diffId: `sha256:${'0'.repeat(64)}`, tarBytes: 1024, entries: [e] };
+    const table = { diffId: `sha256:${'0'.repeat(64)}`, tarBytes: goldenTar().length, entries: [e] };
     expect(decodeEntryTable(encodeEntryTable(table))).toEqual(table);
   });
 

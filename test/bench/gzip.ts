@@ -160,6 +160,9 @@ const nativeCpuVsGztool = native ? median(ratios(cpu.native, cpu.gztool)) : NaN;
 const p50 = pct(ourReads, 50);
 const p99 = pct(ourReads, 99);
 const indexPct = (100 * ourIndexBytes) / gzBytes;
+const gaps = readIndex.points.map((p, i) => (readIndex.points[i + 1]?.uncompressedOffset ?? readIndex.uncompressedBytes) - p.uncompressedOffset);
+const gapMean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+const gapMax = Math.max(...gaps);
 const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
 const readEngine = native ? 'native' : 'pako';
 
@@ -189,7 +192,7 @@ ${native ? `| turbo-index SpanReader, pako, span cache off | ${pakoReads.length}
 
 | index | bytes | % of compressed layer |
 |---|---|---|
-| turbo-index seek index v1 (${readIndex.points.length} points, windows zstd level ${WINDOW_ZSTD_LEVEL}) | ${ourIndexBytes} | ${f2(indexPct)} |
+| turbo-index seek index v1 (${readIndex.points.length} points, windows zstd level ${WINDOW_ZSTD_LEVEL}; gap between points mean ${f2(gapMean / 1e6)} MB, max ${f2(gapMax / 1e6)} MB) | ${ourIndexBytes} | ${f2(indexPct)} |
 | gztool \`.gzi\` (\`-s 1\`, zlib windows) | ${gziBytes} | ${f2((100 * gziBytes) / gzBytes)} |
 
 | target (issue 2) | measured | verdict |

@@ -98,7 +98,8 @@ const read: CommandModule<object, { layer: string; index: string; offset: number
     const { index } = await readSeekIndexFile(argv.index);
     const source = await FileSource.open(argv.layer);
     try {
-      const reader = new SpanReader(index, source, { engine: selectEngine() });
+      // One piece: inflate only up to the end of the range; several pieces: keep whole spans for the next piece.
+      const reader = new SpanReader(index, source, { engine: selectEngine(), cacheBytes: length <= READ_PIECE_BYTES ? 0 : undefined });
       const end = Math.min(offset + length, reader.size);
       for (let at = offset; at < end; at += READ_PIECE_BYTES) {
         await writeStdout(await reader.read(at, Math.min(READ_PIECE_BYTES, end - at)));

@@ -45,6 +45,7 @@ interface Pushed {
 describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openssl'] }))('turbo-index registry CLI', () => {
   let basic: RegistryServer;
   let token: RegistryServer;
+  let tls: RegistryServer;
   let layoutDir: string;
   const pushed = new Map<string, Pushed>();
   const creds = ['--username', TEST_USER.username, '--password', TEST_USER.password];
@@ -59,7 +60,7 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openss
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-    [basic, token] = await Promise.all([startRegistry({ auth: 'htpasswd' }), startRegistry({ auth: 'token' })]);
+    [basic, token, tls] = await Promise.all([startRegistry({ auth: 'htpasswd' }), startRegistry({ auth: 'token' }), startRegistry({ tls: true })]);
     const client = new RegistryClient({ credentials: explicitCredentials(TEST_USER.username, TEST_USER.password), repository: { referrersSettleMs: 20 } });
     try {
       await seed('basic', client.repository(basic.host, 'cli/app'));
@@ -67,11 +68,17 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openss
     } finally {
       await client.close();
     }
+    const tlsClient = new RegistryClient({ plainHttp: false, insecure: true, repository: { referrersSettleMs: 20 } });
+    try {
+      await seed('tls', tlsClient.repository(tls.host, 'cli/app'));
+    } finally {
+      await tlsClient.close();
+    }
     layoutDir = path.join(makeTempDir(), 'layout');
     await seed('layout', await OciLayoutStore.open(layoutDir, { create: true }));
   });
   afterAll(async () => {
-    await Promise.all([basic?.stop(), token?.stop()]);
+    await Promise.all([basic?.stop(), token?.stop(), tls?.stop()]);
   });
 
   const targets = (): { name: string; ref: string; args: string[]; env: Record<string, string> }[] => [
@@ -121,25 +128,42 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openss
     });
   });
 
+  it('TLS on loopback with --no-plain-http: --ca-file or --insecure, and a clear error without either', async () => {
+    const ref = `${tls.host}/cli/app:v1`;
+    const want = pushed.get('tls')!.subject.digest;
+    const [withCa, insecure, strict] = await Promise.all([
+      cli(['registry', 'manifest', ref, '--json', '--no-plain-http', '--ca-file', tls.caFile!]),
+      cli(['registry', 'manifest', ref, '--json', '--no-plain-http', '--insecure']),
+      cli(['registry', 'manifest', ref, '--json', '--no-plain-http']),
+    ]);
+    expect(JSON.parse(withCa.stdout.toString()).digest).toBe(want);
+    expect(JSON.parse(insecure.stdout.toString()).digest).toBe(want);
+    expect(strict.status).toBe(5);
+    expect(strict.stderr).toMatch(/--ca-file|--insecure/);
+  });
+
   it('credentials from --docker-config; failures map to exit codes without printing secrets', async () => {
     const dir = makeTempDir();
     const config = path.join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`${TEST_USER.username}:${TEST_USER.password}`).toString('base64') } } }));
-    const ok = await cli(['registry', 'manifest', `${basic.host}/cli/app:v1`, '--json', '--docker-config', config]);
-    expect(JSON.parse(ok.stdout.toString()).digest).toBe(pushed.get('basic')!.subject.digest);
-
     const secret = 'Not-The-Password-77';
-    await Promise.all([basic.host, token.host].map(async (host) => {
-      const bad = await cli(['registry', 'manifest', `${host}/cli/app:v1`, '--username', TEST_USER.username, '--password', secret]);
+    const layer = pushed.get('layout')!.image.layers[0]!.digest;
+    const [ok, badBasic, badToken, missing, badRange] = await Promise.all([
+      cli(['registry', 'manifest', `${basic.host}/cli/app:v1`, '--json', '--docker-config', config]),
+      cli(['registry', 'manifest', `${basic.host}/cli/app:v1`, '--username', TEST_USER.username, '--password', secret]),
+      cli(['registry', 'manifest', `${token.host}/cli/app:v1`, '--username', TEST_USER.username, '--password', secret]),
+      cli(['registry', 'manifest', `${basic.host}/cli/app:nope`, ...creds]),
+      cli(['registry', 'blob', `oci:${layoutDir}`, layer, '--range', '9-3']),
+    ]);
+    expect(JSON.parse(ok.stdout.toString()).digest).toBe(pushed.get('basic')!.subject.digest);
+    for (const bad of [badBasic, badToken]) {
       expect(bad.status).toBe(6);
       expect(bad.stderr).toMatch(/UNAUTHENTICATED/);
       expect(bad.stderr).not.toContain(secret);
       expect(bad.stdout.length).toBe(0);
-    }));
-    const missing = await cli(['registry', 'manifest', `${basic.host}/cli/app:nope`, ...creds]);
+    }
     expect(missing.status).toBe(3);
     expect(missing.stderr).toMatch(/MANIFEST_UNKNOWN/);
-    const badRange = await cli(['registry', 'blob', `oci:${layoutDir}`, pushed.get('layout')!.image.layers[0]!.digest, '--range', '9-3']);
     expect(badRange.status).toBe(2);
   });
 });

@@ -92,3 +92,12 @@ export const DEFAULT_EXT4_METADATA_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** Symlinks followed during one ext4 path resolution before ELOOP: Linux's MAXSYMLINKS is 40. */
 export const EXT4_MAX_SYMLINK_FOLLOWS = 40;
+
+/** Time to wait for nbdfuse to publish its FUSE file: it connects to a local socket in milliseconds; 15 s tolerates a loaded machine. */
+export const NBDFUSE_READY_TIMEOUT_MS = 15_000;
+
+/** Where mount state records live: /run is a tmpfs emptied at boot, exactly when the mounts they describe vanish. */
+export const DEFAULT_MOUNT_STATE_DIR = '/run/turbo-oci/mounts';
+
+/** Time one external mount tool (mount, umount, losetup, fusermount3) may take before we report TIMEOUT. */
+export const MOUNT_COMMAND_TIMEOUT_MS = 30_000;

@@ -235,7 +235,10 @@ export class Ext4ChainWriter {
       fileAcl: 0,
     };
     // Extended attributes: all in the inode when they fit, else all in one external block.
-    const xattrs = [...attrs.xattrs].map(([name, value]) => toXattrEntry(name, value));
+    // user.* attributes exist only on regular files and directories (Linux xattr(7)); elsewhere they are dropped,
+    // as an extraction by tar/umoci would.
+    const userOk = attrs.kind === 'file' || attrs.kind === 'dir';
+    const xattrs = [...attrs.xattrs].filter(([name]) => userOk || !name.startsWith('user.')).map(([name, value]) => toXattrEntry(name, value));
     const area = encodeInodeXattrs(xattrs, INODE_SIZE - INODE_XATTR_OFFSET);
     let xattrBlocks = 0;
     if (area) inode.xattrArea = area;

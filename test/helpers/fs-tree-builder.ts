@@ -67,7 +67,8 @@ export function treeEntriesOf(root: DirNode, layers: Buffer[]): TreeEntry[] {
     const t = clampInodeTime(node.mtime);
     const mtime = Math.trunc(t.sec + t.nsec / 1e9);
     const e: TreeEntry = { path: p, type: node.kind, mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, mtime, xattrs: {} };
-    for (const [k, v] of [...node.xattrs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) e.xattrs[k] = v.toString('hex');
+    const userOk = node.kind === 'file' || node.kind === 'dir'; // user.* only on files and dirs (xattr(7))
+    for (const [k, v] of [...node.xattrs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) if (userOk || !k.startsWith('user.')) e.xattrs[k] = v.toString('hex');
     if (node.kind === 'file') {
       e.size = node.data.size;
       e.sha256 = fileHash(node, layers);

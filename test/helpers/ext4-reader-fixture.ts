@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { BlockDevice } from '../../src/format/block-device.js';
 import { ImageError } from '../../src/errors.js';
 import type { Ext4Volume } from '../../src/ext4/reader/ext4-volume.js';
-import type { TreeEntry } from './images/tree.js';
+import { compareTrees, expectedTree, type CompareOptions, type TreeEntry } from './images/tree.js';
 import { run } from './images/run.js';
 import type { SeededRandom } from './random.js';
 
@@ -41,9 +41,10 @@ export function imageDevice(file: string): BlockDevice & { reads: number } {
   };
 }
 
-/** Runs mke2fs -d `tree` into `image` of `sizeMiB`, then `e2fsck -fyD` so large directories become htrees. */
-export async function mkfsFromTree(tree: string, image: string, sizeMiB: number, extra: string[] = []): Promise<void> {
-  await run('mke2fs', [...MKFS_ARGS, ...extra, '-d', tree, image, `${sizeMiB}M`]);
+/** Runs mke2fs -d `tree` into `image` of `sizeMiB` (4 KiB blocks unless `blockBytes`), then `e2fsck -fyD` so large directories become htrees. */
+export async function mkfsFromTree(tree: string, image: string, sizeMiB: number, extra: string[] = [], blockBytes = 4096): Promise<void> {
+  const args = MKFS_ARGS.map((a) => (a === '4096' ? String(blockBytes) : a));
+  await run('mke2fs', [...args, ...extra, '-d', tree, image, `${sizeMiB}M`]);
   await optimizeDirs(image);
 }
 
@@ -112,6 +113,12 @@ export async function describeVolume(vol: Ext4Volume, options: { skip?: string[]
       return g && g.length > 1 ? { ...e, hardlinks: [...g].sort() } : e;
     })
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Differences between the source tree `src` and the volume (the root's mtime is left out: mke2fs sets it when adding lost+found). */
+export async function diffWithSource(src: string, vol: Ext4Volume, options: CompareOptions = {}): Promise<string[]> {
+  const dropRootTime = (entries: TreeEntry[]): TreeEntry[] => entries.map((e) => (e.path === '/' ? { ...e, mtime: 0 } : e));
+  return compareTrees(dropRootTime(await expectedTree(src)), dropRootTime(await describeVolume(vol)), options);
 }
 
 /** A small random tree under `root` (dirs, files of random sizes, symlinks, hardlinks); returns its paths. */

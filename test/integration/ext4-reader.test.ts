@@ -6,8 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isImageError } from '../../src/errors.js';
 import { openExt4, type Ext4Volume } from '../../src/ext4/reader/ext4-volume.js';
 import { missingNeeds, hasRoot } from '../helpers/capabilities.js';
-import { debugfsCommands, describeVolume, imageDevice, mkfsFromTree, pythonFsOps, writeSparse } from '../helpers/ext4-reader-fixture.js';
-import { compareTrees, expectedTree } from '../helpers/images/tree.js';
+import { debugfsCommands, diffWithSource, imageDevice, mkfsFromTree, pythonFsOps, writeSparse } from '../helpers/ext4-reader-fixture.js';
 import { SeededRandom } from '../helpers/random.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 import { readFileSync } from 'node:fs';
@@ -77,7 +76,8 @@ let image: string;
 let src: string;
 let vol: Ext4Volume;
 
-describe.skipIf(skip)('ext4 reader on an mke2fs -d image', () => {
+// Generous timeouts: the machine is shared; these tests must not fail on timing.
+describe.skipIf(skip)('ext4 reader on an mke2fs -d image', { timeout: 900_000 }, () => {
   beforeAll(async () => {
     work = makeTempDir('turbo-ext4-reader-');
     src = path.join(work, 'src');
@@ -96,7 +96,7 @@ describe.skipIf(skip)('ext4 reader on an mke2fs -d image', () => {
     await mkfsFromTree(src, image, 96);
     await debugfsCommands(image, ['mkdir /devs', 'cd /devs', 'mknod c-old c 1 3', 'mknod c-new c 300 5', 'mknod b-old b 8 1', 'fallocate /sparse/prealloc 16 200'], true);
     vol = await openExt4(imageDevice(image));
-  });
+  }, 900_000);
 
   it('the 5000-entry directory really is an htree', async () => {
     expect(await debugfsCommands(image, ['htree /big'])).toContain('Root node dump');
@@ -104,10 +104,7 @@ describe.skipIf(skip)('ext4 reader on an mke2fs -d image', () => {
   });
 
   it('every path, byte, stat field, link target, xattr and listing equals the source tree', async () => {
-    const want = await expectedTree(src);
-    const have = await describeVolume(vol);
-    expect(compareTrees(want, have, { ignorePaths: ['/devs'] })).toEqual([]);
-    expect(have.length).toBeGreaterThan(5_000);
+    expect(await diffWithSource(src, vol, { ignorePaths: ['/devs'] })).toEqual([]);
   });
 
   it('stat fields equal debugfs stat (ids, size, links, i_blocks, times with nanoseconds, devices)', async () => {

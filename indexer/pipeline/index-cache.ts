@@ -14,9 +14,9 @@ export interface CachedLayer {
   points: number;
 }
 
-/** Default cache file: $TURBO_OCI_CACHE_DIR, else $XDG_CACHE_HOME/turbo-oci, else ~/.cache/turbo-oci. */
+/** Default cache file: $TURBO_OCI_INDEX_CACHE_DIR, else $XDG_CACHE_HOME/turbo-oci, else ~/.cache/turbo-oci. */
 export function defaultCacheFile(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.TURBO_OCI_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci');
+  const dir = env.TURBO_OCI_INDEX_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci');
   return path.join(dir, 'layer-index.sqlite');
 }
 
@@ -35,7 +35,7 @@ export class IndexCache {
         'CREATE TABLE IF NOT EXISTS layer_index (digest TEXT NOT NULL, span INTEGER NOT NULL, seek BLOB NOT NULL, entries BLOB NOT NULL, points INTEGER NOT NULL, PRIMARY KEY (digest, span))',
       );
     } catch (cause) {
-      throw new ImageError('UNAVAILABLE', `cannot open the layer index cache ${file}: ${(cause as Error).message}`, { cause, hint: 'pass --no-cache or set TURBO_OCI_CACHE_DIR' });
+      throw new ImageError('UNAVAILABLE', `cannot open the layer index cache ${file}: ${(cause as Error).message}`, { cause, hint: 'pass --no-cache or set TURBO_OCI_INDEX_CACHE_DIR' });
     }
   }
 

@@ -37,7 +37,7 @@ beforeAll(() => {
   work = makeTempDir('turbo-build-layout-');
   demoDir = path.join(work, 'demo');
   demo = generateDemoImage(demoDir);
-  env = { TURBO_OCI_CACHE_DIR: path.join(work, 'cache') };
+  env = { TURBO_OCI_INDEX_CACHE_DIR: path.join(work, 'cache') };
 });
 
 describe('turbo-index build on OCI layouts', () => {

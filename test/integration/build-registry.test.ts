@@ -32,7 +32,7 @@ describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
   let debian: DebianImage;
   let work: string;
   let indexDigest: string;
-  const cacheEnv = (name: string): Record<string, string> => ({ TURBO_OCI_CACHE_DIR: path.join(work, name) });
+  const cacheEnv = (name: string): Record<string, string> => ({ TURBO_OCI_INDEX_CACHE_DIR: path.join(work, name) });
   const blobGets = (repo: string, digest: string): number => proxy.log.filter((r) => r.method === 'GET' && r.path === `/v2/${repo}/blobs/${digest}`).length;
 
   beforeAll(async () => {

@@ -89,7 +89,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .option('output', { type: 'string', describe: 'write the index to this OCI layout (oci:<dir>) instead of the image\'s own store' })
       .option('span', { type: 'string', default: '1MiB', describe: 'uncompressed bytes between seek points (n or 1MiB)' })
       .option('platform', { type: 'string', describe: 'only this platform of a multi-platform image (os/arch[/variant]); default: every platform' })
-      .option('cache', { type: 'boolean', default: true, describe: 'use the local layer index cache ($TURBO_OCI_CACHE_DIR or ~/.cache/turbo-oci); --no-cache disables it' })
+      .option('cache', { type: 'boolean', default: true, describe: 'use the local layer index cache ($TURBO_OCI_INDEX_CACHE_DIR or ~/.cache/turbo-oci); --no-cache disables it' })
       .option('json', { type: 'boolean', describe: 'print the digests, per-layer stats and timings as JSON' }) as never,
   handler: (argv) =>
     withInterrupt(async (signal) => {
@@ -103,7 +103,14 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       }
       const source = await openImageStore(ref, storeOptions(argv));
       const target = outputRef ? await openImageStore(outputRef, { createLayout: true }).catch(async (err: unknown) => { await source.close(); throw err; }) : source;
-      const cache = argv.cache ? new IndexCache(defaultCacheFile()) : undefined;
+      let cache: IndexCache | undefined;
+      if (argv.cache) {
+        try {
+          cache = new IndexCache(defaultCacheFile());
+        } catch (err) {
+          process.stderr.write(`turbo-index: warning: building without the layer index cache: ${(err as Error).message}\n`);
+        }
+      }
       const progress = progressFor(argv.json);
       try {
         const images = await resolveImages(source, referenceTarget(ref), platform);

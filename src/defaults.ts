@@ -66,9 +66,6 @@ export const MAX_TAR_META_BYTES = 64 * 1024 * 1024;
 /** Virtual ext4 device size of a layer chain: 64 GiB (as overlaybd's default vsize); unused groups cost nothing. */
 export const DEFAULT_EXT4_DEVICE_BYTES = 64 * 1024 * 1024 * 1024;
 
-/** Bytes a registry response body may buffer before pausing the socket: 1 MiB (undici's 64 KiB default halves loopback blob throughput). */
-export const REGISTRY_BODY_BUFFER_BYTES = 1024 * 1024;
-
 /** Largest NBD option payload we accept: the longest legal option (INFO/GO: 4 KiB name + info list) is far below 64 KiB. */
 export const NBD_MAX_OPTION_BYTES = 64 * 1024;
 
@@ -87,17 +84,38 @@ export const NBD_MAX_QUEUED_REPLY_BYTES = 64 * 1024 * 1024;
 /** Time NbdServer.close() waits for in-flight replies before destroying sockets: device reads carry their own timeout well below this. */
 export const NBD_CLOSE_GRACE_MS = 30_000;
 
+/** Time to wait for nbdfuse to publish its FUSE file: it connects to a local socket in milliseconds; 15 s tolerates a loaded machine. */
+export const NBDFUSE_READY_TIMEOUT_MS = 15_000;
+
 /** Metadata block cache of the ext4 reader: 8 MiB holds 2048 4 KiB blocks, enough for the inode tables, directories and extent blocks a path walk or `ls -R` of a typical image touches. */
 export const DEFAULT_EXT4_METADATA_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** Symlinks followed during one ext4 path resolution before ELOOP: Linux's MAXSYMLINKS is 40. */
 export const EXT4_MAX_SYMLINK_FOLLOWS = 40;
 
-/** Time to wait for nbdfuse to publish its FUSE file: it connects to a local socket in milliseconds; 15 s tolerates a loaded machine. */
-export const NBDFUSE_READY_TIMEOUT_MS = 15_000;
-
 /** Where mount state records live: /run is a tmpfs emptied at boot, exactly when the mounts they describe vanish. */
 export const DEFAULT_MOUNT_STATE_DIR = '/run/turbo-oci/mounts';
 
 /** Time one external mount tool (mount, umount, losetup, fusermount3) may take before we report TIMEOUT. */
 export const MOUNT_COMMAND_TIMEOUT_MS = 30_000;
+
+/** Bytes a registry response body may buffer before pausing the socket: 1 MiB (undici's 64 KiB default halves loopback blob throughput). */
+export const REGISTRY_BODY_BUFFER_BYTES = 1024 * 1024;
+
+/** Persistent span cache bound: 10 GiB holds the compressed data of many images' working sets; LRU-evicted beyond. */
+export const DEFAULT_SPAN_DISK_CACHE_BYTES = 10 * 1024 * 1024 * 1024;
+
+/** Deadline of one backstore device read and of each range request: 30 s, below NBD_CLOSE_GRACE_MS, so a stuck registry becomes EIO rather than a hung kernel request. */
+export const DEFAULT_BACKSTORE_READ_TIMEOUT_MS = 30_000;
+
+/** Largest coalesced range request: 8 MiB of adjacent compressed spans is one fast request without delaying the first span much. */
+export const DEFAULT_BACKSTORE_COALESCE_BYTES = 8 * 1024 * 1024;
+
+/** Compressed spans fetched ahead of a missed one: 1 turns sequential file reads into overlapping fetches at the cost of one span per random miss. */
+export const DEFAULT_BACKSTORE_READAHEAD_SPANS = 1;
+
+/** Fetches of a span whose bytes fail their sha256 before CORRUPT: 3 rides out a flaky proxy; a registry serving other bytes still fails fast. */
+export const SPAN_VERIFY_ATTEMPTS = 3;
+
+/** Time `turbo-index mount` waits for its serve-nbd daemon to listen: opening fetches the index blobs (a few MB); 60 s tolerates a slow registry. */
+export const SERVE_NBD_READY_TIMEOUT_MS = 60_000;

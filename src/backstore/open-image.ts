@@ -1,0 +1,132 @@
+// Opens an indexed image as a LazyBlockDevice: reference target -> image manifest -> index artifact (referrer) -> layers.
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+import {
+  DEFAULT_BACKSTORE_COALESCE_BYTES,
+  DEFAULT_BACKSTORE_READAHEAD_SPANS,
+  DEFAULT_BACKSTORE_READ_TIMEOUT_MS,
+  DEFAULT_SPAN_CACHE_BYTES,
+  DEFAULT_SPAN_DISK_CACHE_BYTES,
+  SPAN_VERIFY_ATTEMPTS,
+} from '../defaults.js';
+import { ImageError } from '../errors.js';
+import { DeviceBlockMap } from '../ext4/block-map.js';
+import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, type IndexArtifact } from '../format/artifact/index-artifact.js';
+import { decodeExt4Delta } from '../format/ext4/delta-codec.js';
+import { parseDigest } from '../format/oci/digest.js';
+import { parseManifest, type ImageIndex, type ImageManifest, type Platform } from '../format/oci/manifest.js';
+import { isIndexType } from '../format/oci/media-types.js';
+import { platformFromNode, selectPlatform } from '../format/oci/platform.js';
+import { decodeSeekIndex } from '../format/seek-index.js';
+import { readBlob, type ImageStore } from '../registry/image-store.js';
+import { ByteLru } from '../seek/byte-lru.js';
+import { selectEngine, type EngineChoice } from '../seek/engine-select.js';
+import { BackstoreMetrics } from './backstore-metrics.js';
+import { LayerData } from './layer-data.js';
+import { LazyBlockDevice } from './lazy-device.js';
+import { SpanDiskCache } from './span-disk-cache.js';
+import { SpanFetcher } from './span-fetcher.js';
+
+/** Options of openLazyImage. */
+export interface OpenLazyImageOptions {
+  /** Platform to pick from a multi-platform image (default: the host's). */
+  platform?: Platform;
+  /** Store holding the index artifact when it is not the image's own (default: the image store). */
+  indexStore?: ImageStore;
+  /** Persistent span cache directory; null disables the disk cache. Default: defaultSpanCacheDir(). */
+  cacheDir?: string | null;
+  cacheMaxBytes?: number;
+  /** Decompressed span memory budget. */
+  memoryCacheBytes?: number;
+  /** Deadline of one device read (and of each range request). */
+  readTimeoutMs?: number;
+  maxCoalesceBytes?: number;
+  readaheadSpans?: number;
+  engine?: EngineChoice;
+  /** Close `store` (and indexStore) when the device closes. */
+  closeStore?: boolean;
+}
+
+/** Default span cache: $TURBO_OCI_CACHE_DIR/spans, else $XDG_CACHE_HOME/turbo-oci/spans, else ~/.cache/turbo-oci/spans. */
+export function defaultSpanCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.TURBO_OCI_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci');
+  return path.join(dir, 'spans');
+}
+
+/** The image manifest `target` names (for an image index, the `platform` entry). */
+async function imageManifest(store: ImageStore, target: string, platform: Platform): Promise<{ digest: string; manifest: ImageManifest }> {
+  const top = await store.getManifest(target);
+  const parsed = parseManifest(top.bytes, top.descriptor.mediaType);
+  if (!isIndexType(parsed.mediaType)) return { digest: top.descriptor.digest, manifest: parsed.manifest as ImageManifest };
+  const chosen = selectPlatform(parsed.manifest as ImageIndex, platform);
+  const m = await store.getManifest(chosen.digest);
+  return { digest: m.descriptor.digest, manifest: parseManifest(m.bytes, m.descriptor.mediaType).manifest as ImageManifest };
+}
+
+/** The index artifact attached to `imageDigest` (the lowest digest when there are several), checked against the image's layers. */
+async function findIndex(store: ImageStore, imageDigest: string, manifest: ImageManifest, where: string): Promise<{ digest: string; artifact: IndexArtifact }> {
+  const listed = (await store.listReferrers(imageDigest, INDEX_ARTIFACT_TYPE)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  if (listed.length === 0) {
+    throw new ImageError('NOT_FOUND', `image ${imageDigest} in ${where} has no turbo-oci index`, { details: { image: imageDigest }, hint: 'run turbo-index build on the image first' });
+  }
+  const d = listed[0]!;
+  const artifact = decodeIndexArtifact((await store.getManifest(d.digest)).bytes);
+  const same = artifact.subject.digest === imageDigest && artifact.layers.length === manifest.layers.length && artifact.layers.every((l, i) => l.digest === manifest.layers[i]!.digest && l.size === manifest.layers[i]!.size);
+  if (!same) throw new ImageError('CORRUPT', `index ${d.digest} does not describe the layers of image ${imageDigest}`, { details: { index: d.digest, image: imageDigest } });
+  return { digest: d.digest, artifact };
+}
+
+/** Opens the image `target` of `store` lazily; nothing of the layers is read until the device is. */
+export async function openLazyImage(store: ImageStore, target: string, options: OpenLazyImageOptions = {}): Promise<LazyBlockDevice> {
+  const indexStore = options.indexStore ?? store;
+  const { digest: imageDigest, manifest } = await imageManifest(store, target, options.platform ?? platformFromNode(process.platform, process.arch));
+  const { digest: indexDigest, artifact } = await findIndex(indexStore, imageDigest, manifest, store.location);
+  const metrics = new BackstoreMetrics();
+  const cacheDir = options.cacheDir === undefined ? defaultSpanCacheDir() : options.cacheDir;
+  let diskCache: SpanDiskCache | undefined;
+  try {
+    if (cacheDir !== null) diskCache = new SpanDiskCache(cacheDir, options.cacheMaxBytes ?? DEFAULT_SPAN_DISK_CACHE_BYTES, () => metrics.diskCacheCorrupt++);
+  } catch (err) {
+    if (options.cacheDir !== undefined) throw err; // an explicit directory must work; the default one is best effort
+  }
+  const spanCache = new ByteLru<string>(options.memoryCacheBytes ?? DEFAULT_SPAN_CACHE_BYTES);
+  const engine = selectEngine(options.engine ?? 'auto');
+  const timeoutMs = options.readTimeoutMs ?? DEFAULT_BACKSTORE_READ_TIMEOUT_MS;
+  const map = new DeviceBlockMap(artifact.deviceBytes);
+  const layers: LayerData[] = [];
+  for (const [position, layer] of artifact.layers.entries()) {
+    const [seekBlob, deltaBlob] = await Promise.all([readBlob(indexStore, layer.seekIndex.digest, layer.seekIndex.size), readBlob(indexStore, layer.ext4Delta.digest, layer.ext4Delta.size)]);
+    const index = decodeSeekIndex(seekBlob);
+    if (index.layerSha256.toString('hex') !== parseDigest(layer.digest).hex || index.compressedBytes !== layer.size || index.uncompressedBytes !== layer.uncompressedBytes) {
+      throw new ImageError('CORRUPT', `the seek index of layer ${position} does not describe layer ${layer.digest}`, { details: { index: indexDigest, layer: layer.digest } });
+    }
+    const delta = decodeExt4Delta(deltaBlob);
+    if (delta.layer !== position) throw new ImageError('CORRUPT', `the ext4 delta of layer ${position} says it is layer ${delta.layer}`, { details: { index: indexDigest } });
+    map.apply(delta);
+    const fetcher = new SpanFetcher({
+      store,
+      layerDigest: layer.digest,
+      index,
+      metrics,
+      diskCache,
+      maxCoalesceBytes: options.maxCoalesceBytes ?? DEFAULT_BACKSTORE_COALESCE_BYTES,
+      verifyAttempts: SPAN_VERIFY_ATTEMPTS,
+      requestTimeoutMs: timeoutMs,
+      readaheadMemoryBytes: 8 * 1024 * 1024,
+    });
+    const readaheadSpans = options.readaheadSpans ?? DEFAULT_BACKSTORE_READAHEAD_SPANS;
+    layers.push(new LayerData({ position, layerDigest: layer.digest, index, fetcher, engine, spanCache, metrics, readaheadSpans, store, requestTimeoutMs: timeoutMs }));
+  }
+  const info = {
+    imageDigest,
+    indexDigest,
+    layers: artifact.layers.map((l) => ({ digest: l.digest, compressedBytes: l.size, uncompressedBytes: l.uncompressedBytes, spans: l.points })),
+  };
+  const onClose = async (): Promise<void> => {
+    if (!options.closeStore) return;
+    await store.close();
+    if (options.indexStore && options.indexStore !== store) await options.indexStore.close();
+  };
+  return new LazyBlockDevice(map, layers, metrics, info, timeoutMs, onClose);
+}

@@ -41,14 +41,22 @@ export interface ApplyLayerOptions {
 /** Per-layer state: which names this layer wrote or walked through (whiteouts never hide those). */
 class LayerState {
   readonly named = new Map<DirNode, Set<string>>();
-  readonly created = new Set<number>();
   readonly touched = new Set<number>();
+  /** Ids only grow, so a node was created by this layer exactly when its id is past the tree's last id at the start. */
+  readonly firstNewId: number;
 
   constructor(
     readonly tree: FsTree,
     readonly layer: number,
     readonly options: ApplyLayerOptions,
-  ) {}
+  ) {
+    this.firstNewId = tree.lastId + 1;
+  }
+
+  /** True when this layer created `node` (as opposed to a lower layer). */
+  isNew(node: FsNode): boolean {
+    return node.id >= this.firstNewId;
+  }
 
   markNamed(dir: DirNode, name: string): void {
     let set = this.named.get(dir);
@@ -90,12 +98,13 @@ export async function applyLayer(
  * (filepath-securejoin): absolute targets restart at the layer root, '..' never climbs above it.
  * With `create`, missing directories are made (implicit parents); otherwise undefined is returned for them.
  */
-function resolveDir(st: LayerState, comps: string[], create: boolean, entry: TarEntry, ctx: PathContext): DirNode | undefined {
-  const queue = [...comps];
+function resolveDir(st: LayerState, comps: string[], end: number, create: boolean, entry: TarEntry, ctx: PathContext): DirNode | undefined {
+  let queue = comps; // components still to walk are queue[at, end); replaced when a symlink is followed
+  let at = 0;
   const stack: DirNode[] = [st.tree.root];
   let hops = 0;
-  while (queue.length > 0) {
-    const name = queue.shift()!;
+  while (at < end) {
+    const name = queue[at++]!;
     const cur = stack[stack.length - 1]!;
     if (name === '' || name === '.') continue;
     if (name === '..') {
@@ -117,7 +126,9 @@ function resolveDir(st: LayerState, comps: string[], create: boolean, entry: Tar
     } else if (child.kind === 'symlink') {
       if (++hops > MAX_SYMLINK_HOPS) throw layerError('symlink-loop', 'too many symlinks in a parent path', ctx, entry.path);
       if (child.target.startsWith('/')) stack.length = 1;
-      queue.unshift(...child.target.split('/'));
+      queue = [...child.target.split('/'), ...queue.slice(at, end)];
+      at = 0;
+      end = queue.length;
     } else {
       if (!create) return undefined;
       throw layerError('parent-not-directory', `parent "${name}" is not a directory`, ctx, entry.path, { kind: child.kind });
@@ -149,7 +160,6 @@ function time(t: Timestamp): Timestamp {
  */
 function base(st: LayerState, entry: TarEntry, kind: NodeKind): NodeBase {
   const id = st.tree.allocateId();
-  st.created.add(id);
   return {
     id,
     kind,
@@ -243,13 +253,13 @@ function removeChild(st: LayerState, dir: DirNode, name: string): void {
 function clearLower(st: LayerState, dir: DirNode): void {
   for (const [name, child] of [...dir.children]) {
     if (!st.isNamed(dir, name)) removeChild(st, dir, name);
-    else if (child.kind === 'dir' && !st.created.has(child.id)) clearLower(st, child);
+    else if (child.kind === 'dir' && !st.isNew(child)) clearLower(st, child);
   }
 }
 
 function applyWhiteout(st: LayerState, entry: TarEntry, comps: string[], ctx: PathContext, options: ApplyLayerOptions): void {
   const name = comps[comps.length - 1]!;
-  const dir = resolveDir(st, comps.slice(0, -1), false, entry, ctx);
+  const dir = resolveDir(st, comps, comps.length - 1, false, entry, ctx);
   if (name === OPAQUE_MARKER) {
     if (dir) clearLower(st, dir);
     return;
@@ -263,7 +273,7 @@ function applyWhiteout(st: LayerState, entry: TarEntry, comps: string[], ctx: Pa
   const victim = dir?.children.get(target);
   if (!dir || !victim) return;
   if (!st.isNamed(dir, target)) removeChild(st, dir, target);
-  else if (victim.kind === 'dir' && !st.created.has(victim.id)) clearLower(st, victim);
+  else if (victim.kind === 'dir' && !st.isNew(victim)) clearLower(st, victim);
 }
 
 function applyEntry(st: LayerState, entry: TarEntry, options: ApplyLayerOptions): void {
@@ -276,7 +286,7 @@ function applyEntry(st: LayerState, entry: TarEntry, options: ApplyLayerOptions)
     updateDir(st, st.tree.root, entry);
     return;
   }
-  const parent = resolveDir(st, comps.slice(0, -1), true, entry, ctx)!;
+  const parent = resolveDir(st, comps, comps.length - 1, true, entry, ctx)!;
   const existing = parent.children.get(last);
   st.markNamed(parent, last);
   if (entry.type === 'dir' && existing?.kind === 'dir') {
@@ -288,7 +298,7 @@ function applyEntry(st: LayerState, entry: TarEntry, options: ApplyLayerOptions)
     const lctx: PathContext = { ...ctx, field: 'linkname' };
     const tcomps = normalizeLayerPath(entry.linkname, lctx);
     const tname = tcomps[tcomps.length - 1];
-    const tdir = tname === undefined ? undefined : resolveDir(st, tcomps.slice(0, -1), false, entry, lctx);
+    const tdir = tname === undefined ? undefined : resolveDir(st, tcomps, tcomps.length - 1, false, entry, lctx);
     const target = tname === undefined ? st.tree.root : tdir?.children.get(tname);
     if (!target) throw layerError('hardlink-target-missing', `hardlink target "${entry.linkname}" does not exist`, lctx, entry.path);
     if (target.kind === 'dir') throw layerError('hardlink-to-directory', `hardlink target "${entry.linkname}" is a directory`, lctx, entry.path);

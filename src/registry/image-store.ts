@@ -9,7 +9,7 @@ export interface ManifestResult {
   bytes: Buffer;
 }
 
-/** Blob content to store: bytes in memory, or a function that opens a fresh stream of them (called once). */
+/** Blob content to store: bytes in memory, or a function that opens a fresh stream of them (called again when an upload must restart). */
 export type BlobSource = Uint8Array | (() => AsyncIterable<Uint8Array>);
 
 /** What putBlob did: uploaded, found it already present, or mounted it from another repository. */

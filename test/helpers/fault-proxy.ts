@@ -11,7 +11,9 @@ export type Fault =
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'redirect'; location: string }
   /** Forward without the Range header, so the registry answers 200 with the whole blob. */
-  | { kind: 'ignore-range' };
+  | { kind: 'ignore-range' }
+  /** Forward `afterBytes` of the request body, then cut both connections (an upload dropped mid-chunk). */
+  | { kind: 'reset-request'; afterBytes: number };
 
 /** What the plan sees of a request: method, path+query, headers, and how many requests matched before on the same path. */
 export interface ProxiedRequest {
@@ -121,6 +123,23 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       });
     });
     upstreamReq.on('error', () => res.destroy());
+    if (fault?.kind === 'reset-request') {
+      let forwarded = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (forwarded >= fault.afterBytes) return;
+        const part = chunk.subarray(0, fault.afterBytes - forwarded);
+        forwarded += part.length;
+        upstreamReq.write(part);
+        if (forwarded >= fault.afterBytes) {
+          // let the registry take the bytes, then drop both sides
+          setTimeout(() => {
+            upstreamReq.destroy();
+            req.socket.destroy();
+          }, 100);
+        }
+      });
+      return;
+    }
     req.pipe(upstreamReq);
   };
 

@@ -107,6 +107,31 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd'] }))('re
     expect((await repo().getManifest('v1')).bytes.equals(image.manifestBytes)).toBe(true);
   });
 
+  it('uploads through a 503 (resumed at the registry\'s upload Range) and a connection cut mid-PATCH (distribution 2.8 drops that session: restarted)', async () => {
+    const uploader = new RegistryClient({ retry: RETRY, repository: { uploadChunkBytes: 1024 * 1024 } });
+    const direct = new RegistryClient();
+    try {
+      for (const [label, fault] of [
+        ['503', { kind: 'status', status: 503 }],
+        ['reset', { kind: 'reset-request', afterBytes: 300_000 }],
+      ] as const) {
+        proxy.reset();
+        const data = new SeededRandom(`upload-${label}`).bytes(3 * 1024 * 1024 + 5);
+        const digest = sha256Digest(data);
+        proxy.plan = (r) => (r.method === 'PATCH' && proxy.log.filter((l) => l.method === 'PATCH').length === 2 ? fault : undefined);
+        const result = await uploader.repository(proxy.host, 'fault/upload').putBlob(digest, data.length, async function* () {
+          yield data;
+        });
+        expect(result.outcome).toBe('uploaded');
+        expect(proxy.log.some((l) => l.fault === fault.kind)).toBe(true);
+        expect((await collect(await direct.repository(registry.host, 'fault/upload').getBlob(digest))).equals(data)).toBe(true);
+      }
+    } finally {
+      await uploader.close();
+      await direct.close();
+    }
+  });
+
   it('slow trickle: completes with exact bytes', async () => {
     proxy.plan = (r) => (r.path.includes('/manifests/') ? { kind: 'trickle', chunkBytes: 50, delayMs: 5 } : undefined);
     expect((await repo().getManifest('v1')).bytes.equals(image.manifestBytes)).toBe(true);

@@ -50,6 +50,7 @@ function writeTree(root: string, rng: SeededRandom): void {
   mk('xattrs/dir');
   writeFileSync(path.join(root, 'xattrs/small'), 'x');
   writeFileSync(path.join(root, 'xattrs/big'), 'y');
+  writeFileSync(path.join(root, 'xattrs/acl'), 'acl');
   mk('hard');
   writeFileSync(path.join(root, 'hard/h1'), rng.bytes(5000));
   linkSync(path.join(root, 'hard/h1'), path.join(root, 'hard/h2'));
@@ -71,6 +72,18 @@ function debugfsName(s: string): string {
   return Buffer.from(s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
 }
 
+/** A POSIX ACL in the VFS xattr format (version 2; entries tag, perm, id; id -1 for the *_OBJ/MASK/OTHER tags). */
+function vfsAcl(entries: [tag: number, perm: number, id?: number][]): Buffer {
+  const b = Buffer.alloc(4 + 8 * entries.length);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    b.writeUInt16LE(tag, 4 + 8 * i);
+    b.writeUInt16LE(perm, 6 + 8 * i);
+    b.writeUInt32LE(id ?? 0xffffffff, 8 + 8 * i);
+  });
+  return b;
+}
+
 let work: string;
 let image: string;
 let src: string;
@@ -89,6 +102,8 @@ describe.skipIf(skip)('ext4 reader on an mke2fs -d image', { timeout: 900_000 },
       [path.join(src, 'xattrs/small'), 'trusted.t', Buffer.from([0, 1, 2, 255])],
       [path.join(src, 'xattrs/small'), 'security.s', Buffer.from('sec')],
       [path.join(src, 'xattrs/dir'), 'user.d', Buffer.alloc(0)],
+      [path.join(src, 'xattrs/acl'), 'system.posix_acl_access', vfsAcl([[1, 6], [2, 5, 1000], [4, 4], [8, 7, 4_000_000_000], [0x10, 7], [0x20, 0]])],
+      [path.join(src, 'xattrs/dir'), 'system.posix_acl_default', vfsAcl([[1, 7], [4, 5], [0x20, 5]])],
       ...Array.from({ length: 20 }, (_, i): [string, string, Buffer] => [path.join(src, 'xattrs/big'), `user.k${i}`, Buffer.alloc(100, i)]),
     ];
     await pythonFsOps({ xattrs, nodes: hasRoot ? [[path.join(src, 'char-big'), 'char', 259, 70000], [path.join(src, 'blk'), 'block', 8, 17]] : [] });
@@ -197,5 +212,10 @@ describe.skipIf(skip)('ext4 reader on an mke2fs -d image', { timeout: 900_000 },
     expect((await vol.lstat('/xattrs/big')).blocks).toBeGreaterThan(0);
     expect(await debugfsCommands(image, ['stat /xattrs/big'])).toMatch(/File ACL: [1-9]/);
     expect(await vol.getXattr('/xattrs/big', 'user.k19')).toEqual(Buffer.alloc(100, 19));
+    // POSIX ACLs come back in the VFS format (ext4 stores a shorter on-disk form).
+    const acl = await vol.getXattr('/xattrs/acl', 'system.posix_acl_access');
+    expect(acl.readUInt32LE(0)).toBe(2);
+    expect(acl.length).toBe(4 + 6 * 8);
+    expect(await debugfsCommands(image, ['ea_list /xattrs/acl'])).toContain('system.posix_acl_access');
   });
 });

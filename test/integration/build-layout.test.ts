@@ -11,7 +11,7 @@ import { decodeIndexArtifact, encodeIndexArtifact, INDEX_ARTIFACT_TYPE } from '.
 import { decodeSeekIndex } from '../../src/format/seek-index.js';
 import { sha256Digest } from '../../src/format/oci/digest.js';
 import { encodeManifest } from '../../src/format/oci/manifest.js';
-import { OCI_CONFIG, OCI_LAYER_ZSTD, OCI_MANIFEST } from '../../src/format/oci/media-types.js';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_ZSTD, OCI_MANIFEST } from '../../src/format/oci/media-types.js';
 import { readBlob } from '../../src/registry/image-store.js';
 import { OciLayoutStore } from '../../src/registry/oci-layout-store.js';
 import { tarBytes } from '../helpers/images.js';
@@ -108,6 +108,42 @@ describe('turbo-index build on OCI layouts', () => {
     const store = await OciLayoutStore.open(dir);
     expect((await store.resolve('latest')).digest).toBe(demo.manifestDigest);
     await store.close();
+  });
+
+  it('multi-platform image: every platform by default, one with --platform; inspect and verify cover each', async () => {
+    const dir = copyDemo('multi');
+    const store = await OciLayoutStore.open(dir);
+    const base = await store.getManifest('latest');
+    const other = JSON.parse(base.bytes.toString('utf8')) as Record<string, unknown>;
+    other.annotations = { ...(other.annotations as Record<string, string>), 'org.opencontainers.image.title': 'arm64 twin' };
+    const armDesc = await store.putManifest(Buffer.from(JSON.stringify(other)), OCI_MANIFEST);
+    const index = {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [
+        { ...base.descriptor, annotations: undefined, platform: { architecture: 'amd64', os: 'linux' } },
+        { ...armDesc, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+        { mediaType: OCI_MANIFEST, digest: base.descriptor.digest, size: base.descriptor.size, platform: { architecture: 'unknown', os: 'unknown' } },
+      ],
+    };
+    await store.putManifest(Buffer.from(JSON.stringify(index)), OCI_INDEX, 'multi');
+    await store.close();
+    const all = await turboIndex(['build', `oci:${dir}:multi`], env);
+    expect(all.stderr).toBe('');
+    const lines = all.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(lines.map((l) => l[1])).toEqual(['linux/amd64', 'linux/arm64/v8']);
+    expect(lines[0]![0]).not.toBe(lines[1]![0]);
+    const one = await turboIndex(['build', `oci:${dir}:multi`, '--platform', 'linux/arm64'], env);
+    expect(one.stdout.trim()).toBe(lines[1]![0]);
+    const inspect = JSON.parse((await turboIndex(['inspect', `oci:${dir}:multi`, '--json'], env)).stdout) as { image: string; platform: string; indexes: { digest: string }[] }[];
+    expect(inspect.map((i) => [i.image, i.platform, i.indexes.map((x) => x.digest)])).toEqual([
+      [demo.manifestDigest, 'linux/amd64', [lines[0]![0]]],
+      [armDesc.digest, 'linux/arm64/v8', [lines[1]![0]]],
+    ]);
+    const v = await turboIndex(['verify', `oci:${dir}:multi`], env);
+    expect(v.stdout.trim().split('\n')).toHaveLength(2);
+    const missing = await turboIndex(['build', `oci:${dir}:multi`, '--platform', 'linux/s390x'], env);
+    expect(missing.status).toBe(3);
   });
 
   it('a different span gives a different index; --span is honoured', async () => {

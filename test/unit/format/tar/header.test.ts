@@ -68,7 +68,7 @@ describe('header blocks', () => {
     expect(block.subarray(345, 465).toString('latin1')).toBe('d'.repeat(120));
     const h = decodeHeader(block, 0);
     expect(h).toMatchObject({ mode: 0o4755, uid: 1, gid: 2, size: 10, mtime: 1_700_000_000, typeflag: '0', magic: 'ustar', uname: 'u', gname: 'g', devmajor: 3, devminor: 4 });
-    expect(h.name.toString()).toBe(name);
+    expect(h.name).toBe(name);
   });
 
   it('verifies the checksum: unsigned and signed sums pass, anything else is CORRUPT at the block offset', () => {

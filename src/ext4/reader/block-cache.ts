@@ -22,6 +22,11 @@ export class BlockCache {
     this.#lru = new ByteLru<number>(maxBytes);
   }
 
+  /** Bytes of metadata blocks held. */
+  get bytes(): number {
+    return this.#lru.bytes;
+  }
+
   /** Throws CORRUPT when `block` (referenced by `what`) lies outside the filesystem. */
   check(block: number, count: number, what: string, details: Record<string, number | string> = {}): void {
     if (!Number.isSafeInteger(block) || block < 0 || count < 0 || block + count > this.#blocksCount) {

@@ -82,9 +82,9 @@ export class Ext4Volume {
     return this.#layout.blockBytes;
   }
 
-  /** Metadata cache hit/miss counters. */
-  get cacheStats(): { hits: number; misses: number } {
-    return { hits: this.#layout.cache.hits, misses: this.#layout.cache.misses };
+  /** Metadata cache counters and the bytes it holds. */
+  get cacheStats(): { hits: number; misses: number; bytes: number } {
+    return { hits: this.#layout.cache.hits, misses: this.#layout.cache.misses, bytes: this.#layout.cache.bytes };
   }
 
   /** The inode number `path` resolves to (following symlinks). */

@@ -259,7 +259,9 @@ export class NbdConnection {
       if (data) this.#socket.write(data);
       this.#socket.uncork();
     }
-    this.#ctx.hooks.onRequest?.({
+    const onRequest = this.#ctx.hooks.onRequest;
+    if (!onRequest) return;
+    onRequest({
       connection: this.stats,
       command: req.type,
       offset: Number(req.offset),

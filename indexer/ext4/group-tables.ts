@@ -67,6 +67,20 @@ export class BlockUsage {
   }
 }
 
+const zeroCsums = new Map<string, number>();
+const ZERO_BITMAP = new Uint8Array(BLOCK_SIZE);
+
+/** Checksum of an all-zero bitmap of `bytes` bytes (the same for every untouched group; computed once). */
+function zeroCsum(seed: number, bytes: number): number {
+  const key = `${seed}:${bytes}`;
+  let c = zeroCsums.get(key);
+  if (c === undefined) {
+    c = bitmapChecksum(seed, new Uint8Array(bytes), bytes);
+    zeroCsums.set(key, c);
+  }
+  return c;
+}
+
 /** Writes bitmaps, GDT and superblocks into `out` (block number → 4 KiB block). */
 export function renderGroupTables(geo: Ext4Geometry, id: FsIdentity, blocks: BlockUsage, inodes: InodeUsage, out: Map<number, Buffer>): void {
   const gdt = Buffer.alloc(geo.gdtBlocks * BLOCK_SIZE);
@@ -76,11 +90,9 @@ export function renderGroupTables(geo: Ext4Geometry, id: FsIdentity, blocks: Blo
     const usedBlocks = blocks.used[g]!;
     const backupOnly = hasSuperBackup(g) ? 1 + geo.gdtBlocks : 0;
     let flags = C.BG_INODE_ZEROED;
-    const bbm = blocks.bitmaps.get(g) ?? new Uint8Array(BLOCK_SIZE);
+    const bbm = blocks.bitmaps.get(g) ?? ZERO_BITMAP;
     if (usedBlocks === backupOnly && g !== 0) flags |= C.BG_BLOCK_UNINIT;
     else out.set(geo.blockBitmap(g), Buffer.from(bbm.buffer, bbm.byteOffset, BLOCK_SIZE));
-    const ibm = Buffer.alloc(BLOCK_SIZE);
-    ibm.fill(0xff, INODES_PER_GROUP / 8);
     const usedInodes = inodes.used[g]!;
     if (usedInodes === 0) flags |= C.BG_INODE_UNINIT;
     const itableUnused = INODES_PER_GROUP - (inodes.highest[g]! + 1);
@@ -95,7 +107,7 @@ export function renderGroupTables(geo: Ext4Geometry, id: FsIdentity, blocks: Blo
         freeInodes: INODES_PER_GROUP - usedInodes,
         usedDirs: inodes.dirs[g]!,
         flags,
-        blockBitmapCsum: bitmapChecksum(id.csumSeed, bbm, BLOCKS_PER_GROUP / 8),
+        blockBitmapCsum: blocks.bitmaps.has(g) ? bitmapChecksum(id.csumSeed, bbm, BLOCKS_PER_GROUP / 8) : zeroCsum(id.csumSeed, BLOCKS_PER_GROUP / 8),
         inodeBitmapCsum: 0, // filled below once the inode bitmap is known
         itableUnused,
       },
@@ -104,7 +116,11 @@ export function renderGroupTables(geo: Ext4Geometry, id: FsIdentity, blocks: Blo
       gdt,
       g * GROUP_DESC_SIZE,
     );
-    if (usedInodes > 0) out.set(geo.inodeBitmap(g), ibm);
+    if (usedInodes > 0) {
+      const ibm = Buffer.alloc(BLOCK_SIZE);
+      ibm.fill(0xff, INODES_PER_GROUP / 8); // bits past the group's inodes are set (e2fsck checks the padding)
+      out.set(geo.inodeBitmap(g), ibm);
+    }
   }
   // Inode bitmaps: set bits, then fix the descriptors' inode bitmap checksums.
   for (const ino of inodes.inodes) {
@@ -114,10 +130,10 @@ export function renderGroupTables(geo: Ext4Geometry, id: FsIdentity, blocks: Blo
     ibm[i >> 3]! |= 1 << (i & 7);
   }
   for (let g = 0; g < geo.groups; g++) {
-    const ibm = out.get(geo.inodeBitmap(g)) ?? Buffer.alloc(BLOCK_SIZE);
+    const ibm = out.get(geo.inodeBitmap(g)) ?? ZERO_BITMAP;
     const o = g * GROUP_DESC_SIZE;
     const d = gdt.subarray(o, o + GROUP_DESC_SIZE);
-    const csum = bitmapChecksum(id.csumSeed, ibm, INODES_PER_GROUP / 8);
+    const csum = out.has(geo.inodeBitmap(g)) ? bitmapChecksum(id.csumSeed, ibm, INODES_PER_GROUP / 8) : zeroCsum(id.csumSeed, INODES_PER_GROUP / 8);
     encodeGroupDesc(
       {
         blockBitmap: d.readUInt32LE(0),

@@ -16,7 +16,7 @@ import type { DataExtent, Ext4Delta, ZeroRange } from '../../src/format/ext4/del
 import { renderDirectory } from './directory.js';
 import { encodeExtentTree, extentsOfBlocks, extentTreeBlocks } from './extent-tree.js';
 import { layoutFileData } from './file-data.js';
-import { BLOCK_SIZE, Ext4Geometry, INODES_PER_GROUP } from './geometry.js';
+import { BLOCK_SIZE, BLOCKS_PER_GROUP, Ext4Geometry, hasSuperBackup, INODES_PER_GROUP } from './geometry.js';
 import { BlockUsage, renderGroupTables } from './group-tables.js';
 import type { FsIdentity, InodeUsage } from './group-tables.js';
 
@@ -67,6 +67,7 @@ export class Ext4ChainWriter {
   readonly #states = new Map<number, NodeState>();
   #nextIno = C.EXT4_FIRST_INO + 1;
   #previous = new Map<number, Buffer>();
+  #backups: Map<number, Buffer> | undefined;
   #generation = 0;
 
   constructor(options: Ext4WriterOptions) {
@@ -209,6 +210,7 @@ export class Ext4ChainWriter {
       }
     }
     renderGroupTables(this.geometry, this.#identity, blocks, usage, out);
+    this.#freezeBackups(out);
     return this.#diff(out, layer, dataExtents, zeroRanges);
   }
 
@@ -306,6 +308,23 @@ export class Ext4ChainWriter {
     }
     inode.blocks512 = (s.dataBlocks + s.ownBlocks.length + s.treeBlocks.length + xattrBlocks) * (BLOCK_SIZE / 512);
     return inode;
+  }
+
+  /**
+   * Backup superblocks and GDT copies keep the first layer's content: like the kernel, which never refreshes them
+   * outside resize, so upper deltas do not carry a dozen identical-but-for-free-counts copies. e2fsck compares only
+   * the geometry and feature fields of a backup with the primary.
+   */
+  #freezeBackups(out: Map<number, Buffer>): void {
+    if (!this.#backups) {
+      this.#backups = new Map();
+      for (let g = 1; g < this.geometry.groups; g++) {
+        if (!hasSuperBackup(g)) continue;
+        const base = g * BLOCKS_PER_GROUP;
+        for (let i = 0; i <= this.geometry.gdtBlocks; i++) this.#backups.set(base + i, Buffer.from(out.get(base + i)!));
+      }
+    }
+    for (const [b, buf] of this.#backups) out.set(b, buf);
   }
 
   /** The delta between the previous rendering and `current`. */

@@ -94,10 +94,10 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openss
     await forEachTarget(async (t) => {
       const p = pushed.get(t.name)!;
       const raw = await cli(['registry', 'manifest', t.ref, ...t.args], t.env);
-      expect(raw.stderr).toBe('');
-      expect(raw.status).toBe(0);
+      expect({ status: raw.status, stderr: raw.stderr }).toEqual({ status: 0, stderr: '' });
       expect(raw.stdout.equals(p.image.manifestBytes)).toBe(true);
       const json = await cli(['registry', 'manifest', t.ref, '--json', ...t.args], t.env);
+      expect({ status: json.status, stderr: json.stderr }).toEqual({ status: 0, stderr: '' });
       expect(JSON.parse(json.stdout.toString())).toEqual({ digest: p.subject.digest, mediaType: p.subject.mediaType, size: p.subject.size });
     });
   });
@@ -136,6 +136,7 @@ describe.skipIf(missingNeeds({ commands: ['docker-registry', 'htpasswd', 'openss
       cli(['registry', 'manifest', ref, '--json', '--no-plain-http', '--insecure']),
       cli(['registry', 'manifest', ref, '--json', '--no-plain-http']),
     ]);
+    expect({ status: withCa.status, stderr: withCa.stderr }).toEqual({ status: 0, stderr: '' });
     expect(JSON.parse(withCa.stdout.toString()).digest).toBe(want);
     expect(JSON.parse(insecure.stdout.toString()).digest).toBe(want);
     expect(strict.status).toBe(5);

@@ -6,6 +6,8 @@ import type { LoadedInode, VolumeLayout } from './volume-layout.js';
 
 /** Largest single read: bounds one Buffer (files larger than this are read in pieces via `chunks`). */
 const MAX_READ_BYTES = 1024 * 1024 * 1024;
+/** Device reads one file read keeps in flight (a fragmented file must not flood a lazily fetching device). */
+const READ_CONCURRENCY = 8;
 /** Piece size of `chunks()`: 1 MiB keeps memory flat while streaming big files. */
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -37,16 +39,19 @@ export class InodeData {
     const last = Math.floor((end - 1) / bs);
     const runs = await mapBlocks(this.#layout, this.inode, first, last - first + 1);
     const out = Buffer.alloc(end - offset);
-    await Promise.all(
-      runs.map(async (r) => {
-        if (r.physical === undefined) return; // hole: already zero
+    const mapped = runs.filter((r) => r.physical !== undefined); // holes stay zero
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < mapped.length) {
+        const r = mapped[next++]!;
         const runStart = Math.max(r.logical * bs, offset);
         const runEnd = Math.min((r.logical + r.count) * bs, end);
         const inRun = runStart - r.logical * bs;
-        const bytes = await this.#layout.cache.dataBytes(r.physical, inRun, runEnd - runStart, 'file data', { inode: this.inode.ino });
+        const bytes = await this.#layout.cache.dataBytes(r.physical!, inRun, runEnd - runStart, 'file data', { inode: this.inode.ino });
         bytes.copy(out, runStart - offset);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, mapped.length) }, worker));
     return out;
   }
 

@@ -42,6 +42,8 @@ export interface BuildIndexOptions {
   cache?: IndexCache;
   /** Parts known up front (e.g. from published indexes), by partsKey. */
   known?: Map<string, LayerParts>;
+  /** Consulted after the cache, before reading the layer (e.g. indexes of other images of the repository). */
+  lookup?: (layer: Descriptor, spanBytes: number) => Promise<LayerParts | undefined>;
   /** In-flight parts shared by concurrent builds in one process, by partsKey. */
   inflight?: Map<string, Promise<LayerParts>>;
   /** Layers read at once (default: the core count). */
@@ -123,6 +125,11 @@ async function obtainParts(store: ImageStore, layer: Descriptor, position: numbe
       if (!isImageError(err)) throw err;
       o.cache!.delete(layer.digest, o.spanBytes);
     }
+  }
+  const found = await o.lookup?.(layer, o.spanBytes);
+  if (found) {
+    o.cache?.put(layer.digest, o.spanBytes, { seekIndexBlob: found.seekIndexBlob, entryTableBlob: found.entryTableBlob, points: found.points });
+    return found;
   }
   return limit(async () => {
     o.signal.throwIfAborted();

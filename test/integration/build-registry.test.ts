@@ -43,6 +43,8 @@ describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
     await pushToRegistry(debian, registry.url, 'debian');
     await pushToRegistry({ ref: debian.prefixRef(2) }, registry.url, 'shared', 'a');
     await pushToRegistry(debian, registry.url, 'shared', 'b');
+    await pushToRegistry({ ref: debian.prefixRef(2) }, registry.url, 'shared2', 'a');
+    await pushToRegistry(debian, registry.url, 'shared2', 'b');
     await pushToRegistry({ ref: debian.prefixRef(3) }, registry.url, 'concurrent', 'a');
     await pushToRegistry(debian, registry.url, 'concurrent', 'b');
     await pushToRegistry({ ref: debian.prefixRef(3) }, registry.url, 'interrupt');
@@ -110,6 +112,18 @@ describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
     expect(report.indexes[0]!.layers.map((l) => l.source)).toEqual(['cache', 'cache', 'downloaded', 'downloaded']);
     expect(debian.layers.map((l) => blobGets('shared', l.digest))).toEqual([0, 0, 1, 1]);
     // Same parts, same bytes: the index equals the one built from scratch.
+    expect(report.digest).toBe(indexDigest);
+  });
+
+  it('without a local cache, the second image reuses the parts published in the index of the first (found through the repository)', async () => {
+    const a = await turboIndex(['build', `${proxy.host}/shared2:a`, '--no-cache'], cacheEnv('unused'));
+    expect(a.status).toBe(0);
+    proxy.reset();
+    const b = await turboIndex(['build', `${proxy.host}/shared2:b`, '--no-cache', '--json'], cacheEnv('unused'));
+    expect(b.stderr).toBe('');
+    const report = JSON.parse(b.stdout) as BuildReport;
+    expect(report.indexes[0]!.layers.map((l) => l.source)).toEqual(['published', 'published', 'downloaded', 'downloaded']);
+    expect(debian.layers.map((l) => blobGets('shared2', l.digest))).toEqual([0, 0, 1, 1]);
     expect(report.digest).toBe(indexDigest);
   });
 

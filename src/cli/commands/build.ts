@@ -12,6 +12,7 @@ import { defaultCacheFile, IndexCache } from '../../../indexer/pipeline/index-ca
 import type { LayerParts } from '../../../indexer/pipeline/layer-parts.js';
 import { publishIndex } from '../../../indexer/pipeline/publish-index.js';
 import { findIndexes, loadPublishedParts } from '../../../indexer/pipeline/published-index.js';
+import { repositoryPartsLookup } from '../../../indexer/pipeline/repository-indexes.js';
 import { platformText, resolveImages } from '../../../indexer/pipeline/resolve-image.js';
 import { ProgressBars } from '../progress-bars.js';
 import { parseBytes } from './gzip-index.js';
@@ -115,12 +116,14 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       try {
         const images = await resolveImages(source, referenceTarget(ref), platform);
         const inflight = new Map<string, Promise<LayerParts>>();
+        const lookup = repositoryPartsLookup(target);
         const results = [];
         for (const image of images) {
           const known = await publishedParts(target, image.manifest.descriptor.digest, spanBytes);
           const built = await buildIndex(source, image, {
             spanBytes,
             known,
+            lookup,
             inflight,
             signal,
             ...(cache ? { cache } : {}),

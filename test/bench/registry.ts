@@ -76,6 +76,13 @@ try {
   );
   const parallelPerS = RANGE_READS / ((performance.now() - started) / 1000);
 
+  // Reference: one curl process fetching the same number of 1 MiB ranges over one reused connection.
+  const curlArgs = ['-s', '-r', `${offsets[0]}-${offsets[0]! + RANGE_BYTES - 1}`];
+  for (let i = 0; i < RANGE_READS; i++) curlArgs.push('-o', '/dev/null', url);
+  started = performance.now();
+  execFileSync('curl', curlArgs);
+  const curlRangesPerS = RANGE_READS / ((performance.now() - started) / 1000);
+
   const ratio = best(oursMiBs) / best(curlMiBs);
   console.log(`registry benchmark (distribution 2.8.2 on 127.0.0.1, ${BLOB_MIB} MiB blob, best of ${ROUNDS})`);
   console.log('| measure | value |');
@@ -87,6 +94,8 @@ try {
   console.log(`| ratio getBlob / bare Node socket | ${((100 * best(oursMiBs)) / best(rawMiBs)).toFixed(0)} % |`);
   console.log(`| ranged 1 MiB reads, 1 at a time, warm pool | ${serialPerS.toFixed(0)} reads/s (${serialPerS.toFixed(0)} MiB/s) |`);
   console.log(`| ranged 1 MiB reads, 8 in flight | ${parallelPerS.toFixed(0)} reads/s |`);
+  console.log(`| curl: the same number of 1 MiB ranges on one reused connection | ${curlRangesPerS.toFixed(0)} reads/s |`);
+  console.log(`| ratio ranged reads one at a time / curl | ${((100 * serialPerS) / curlRangesPerS).toFixed(0)} % |`);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   console.log(`rounds MiB/s: curl ${list(curlMiBs)}; bare socket ${list(rawMiBs)}; getBlob ${list(oursMiBs)}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
 } finally {

@@ -12,6 +12,8 @@ interface Row {
   bytes: number;
   total: number;
   started: number;
+  /** When the layer finished (the rate stops there). */
+  ended: number | undefined;
   done: boolean;
 }
 
@@ -34,16 +36,17 @@ export class ProgressBars {
   update(p: LayerProgress): void {
     const key = `${p.position}:${p.digest}`;
     let row = this.#rows.get(key);
-    if (!row) this.#rows.set(key, (row = { label: `layer ${p.position} ${p.digest.slice(7, 19)}`, bytes: 0, total: p.total, started: performance.now(), done: false }));
+    if (!row) this.#rows.set(key, (row = { label: `layer ${p.position} ${p.digest.slice(7, 19)}`, bytes: 0, total: p.total, started: performance.now(), ended: undefined, done: false }));
     row.bytes = p.bytes;
     row.done = p.state === 'done';
+    if (row.done) row.ended ??= performance.now();
     this.#timer ??= setInterval(() => this.#draw(), REDRAW_MS).unref();
   }
 
   #line(r: Row): string {
     const fraction = r.total > 0 ? Math.min(1, r.bytes / r.total) : 1;
     const filled = Math.round(fraction * BAR_WIDTH);
-    const seconds = (performance.now() - r.started) / 1000;
+    const seconds = ((r.ended ?? performance.now()) - r.started) / 1000;
     const rate = seconds > 0 ? r.bytes / seconds : 0;
     const eta = r.done ? 'done' : rate > 0 ? `ETA ${Math.ceil((r.total - r.bytes) / rate)}s` : 'ETA -';
     return `${r.label} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${mib(r.bytes)}/${mib(r.total)} ${(rate / 1e6).toFixed(1)} MB/s ${eta}`;

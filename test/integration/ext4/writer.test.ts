@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Ext4ChainWriter } from '../../../indexer/ext4/chain-writer.js';
+import { DeviceBlockMap } from '../../../src/ext4/block-map.js';
 import type { DirNode, FsNode } from '../../../indexer/tree/fs-tree.js';
 import type { Ext4Delta } from '../../../src/format/ext4/delta-types.js';
 import { missingNeeds } from '../../helpers/capabilities.js';
@@ -116,6 +117,29 @@ describe.skipIf(noTools)('ext4 chain writer', () => {
     expect(deltas[1]!.zeroRanges.length).toBeGreaterThan(0);
     expect(deltas[2]!.dataExtents).toHaveLength(1);
   });
+
+  it('the rest of every file block past ceil(size/512) sectors reads as zero, never the next tar header', () => {
+    const map = new DeviceBlockMap(deltas[0]!.deviceBytes);
+    for (const d of deltas) map.apply(d);
+    let checked = 0;
+    for (const d of deltas) {
+      for (const e of d.dataExtents) {
+        const end = (e.deviceSector + e.sectors) * 512;
+        const blockEnd = Math.ceil(end / 4096) * 4096;
+        if (blockEnd === end) continue;
+        for (const p of map.read(end, blockEnd - end)) {
+          const bytes = p.kind === 'zero' ? Buffer.alloc(p.length) : p.kind === 'bytes' ? p.data : bytes0(p.layer, p.tarOffset, p.length);
+          expect(bytes.every((b) => b === 0)).toBe(true);
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  function bytes0(layer: number, offset: number, length: number): Buffer {
+    return bytes[layer]!.subarray(offset, offset + length);
+  }
 
   for (let k = 0; k < 3; k++) {
     it(`prefix ${k + 1}: e2fsck -fn is clean`, async () => {

@@ -58,26 +58,29 @@ export function corruptRangeDevice(inner: BlockDevice, badStart: number, badEnd:
 }
 
 /**
- * Wraps `inner` so reads (data already fetched) are held until `gate` of them are pending, then released in reverse arrival order. Shows
- * that the server runs reads concurrently (a serializing server would never reach the gate) and replies out of order.
+ * Wraps `inner` so reads (data already fetched) are held until `gate` of them are pending, then released in reverse
+ * order of their calls. Shows that the server runs reads concurrently (a serializing server would never reach the
+ * gate) and replies out of order.
  */
 export function gatedDevice(inner: BlockDevice, gate: number): BlockDevice & { maxPending: number; releasedBatches: number } {
-  let pending: (() => void)[] = [];
+  let pending: { ticket: number; resolve: () => void }[] = [];
+  let calls = 0;
   const dev = {
     sizeBytes: inner.sizeBytes,
     blockBytes: inner.blockBytes,
     maxPending: 0,
     releasedBatches: 0,
     read: async (offset: number, length: number) => {
+      const ticket = calls++;
       const data = await inner.read(offset, length);
       await new Promise<void>((resolve) => {
-        pending.push(resolve);
+        pending.push({ ticket, resolve });
         dev.maxPending = Math.max(dev.maxPending, pending.length);
         if (pending.length >= gate) {
-          const batch = pending.reverse();
+          const batch = pending.sort((a, b) => b.ticket - a.ticket);
           pending = [];
           dev.releasedBatches++;
-          queueMicrotask(() => batch.forEach((r) => r())); // after this read's own await is registered
+          queueMicrotask(() => batch.forEach((p) => p.resolve())); // after this read's own await is registered
         }
       });
       return data;

@@ -177,6 +177,19 @@ describe('NBD server with our client', () => {
     expect(errors.slice(before).some((e) => e.code === 'CORRUPT')).toBe(true);
   });
 
+  it('NBD_CMD_DISC answers the reads still in flight, then closes', async () => {
+    const c = await goClient(unix);
+    const reads = Array.from({ length: 16 }, (_, i) => c.read(i * 65536 + 17, 65536));
+    const disc = c.disconnect(); // sent right behind the reads: parsed while they are in flight
+    const got = await Promise.all(reads);
+    got.forEach((b, i) => expect(b.equals(fixture.imageBytes.subarray(i * 65536 + 17, (i + 1) * 65536 + 17))).toBe(true));
+    await disc;
+    // Every connection of the tests so far ends on the server too (no half-open sockets left behind).
+    while (server.connections().length > 0) await new Promise((r) => setTimeout(r, 10));
+    expect(disconnected.length).toBeGreaterThan(0);
+    expect(disconnected.every((s) => s.inFlight === 0)).toBe(true);
+  });
+
   it('close() waits for in-flight replies, then ends the connections', async () => {
     const gated = gatedDevice(device, 8);
     const svc = await serveNbd(gated, { socketPath: path.join(dir, 'close.sock'), tcp: {}, exportName: 'c' });

@@ -9,6 +9,7 @@ import {
   DEFAULT_SPAN_CACHE_BYTES,
   DEFAULT_SPAN_DISK_CACHE_BYTES,
   SPAN_VERIFY_ATTEMPTS,
+  BACKSTORE_CLOSE_WAIT_MS,
 } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { DeviceBlockMap } from '../ext4/block-map.js';
@@ -125,8 +126,12 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   };
   const onClose = async (): Promise<void> => {
     if (!options.closeStore) return;
-    await store.close();
-    if (options.indexStore && options.indexStore !== store) await options.indexStore.close();
+    // Range requests abandoned at their deadline may still be running (a trickling registry); do not wait for them.
+    const stores = [store, ...(options.indexStore && options.indexStore !== store ? [options.indexStore] : [])];
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, BACKSTORE_CLOSE_WAIT_MS).unref()));
+    await Promise.race([Promise.all(stores.map((s) => s.close().catch(() => undefined))), bound]);
+    clearTimeout(timer);
   };
   return new LazyBlockDevice(map, layers, metrics, info, timeoutMs, onClose);
 }

@@ -49,8 +49,8 @@ export const serveNbdCommand: CommandModule<object, ServeArgs> = {
       try {
         if (argv['metrics-address']) metrics = await startMetricsServer(device.metrics, argv['metrics-address']);
         if (argv['pid-file']) writeFileSync(argv['pid-file'], `${process.pid}\n`);
-        await writeOut(`${service.uri}\n`);
         if (metrics) process.stderr.write(`turbo-index: metrics at ${metrics.url}\n`);
+        await writeOut(`${service.uri}\n`);
         await stopped;
       } finally {
         await service.close();

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
+import { BUILD_GUNZIP_CHUNK_BYTES } from '../../src/defaults.js';
 import { ImageError, isImageError } from '../../src/errors.js';
 import { parseDigest } from '../../src/format/oci/digest.js';
 import { encodeSeekIndex } from '../../src/format/seek-index.js';
@@ -68,7 +69,7 @@ export async function indexLayerStream(source: AsyncIterable<Uint8Array>, option
     head = Buffer.concat([head, Buffer.from(r.value)]);
   }
   const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  const sink: Transform = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : new PassThrough();
+  const sink: Transform = gzip ? createGunzip({ chunkSize: BUILD_GUNZIP_CHUNK_BYTES }) : new PassThrough();
   const diffHash = createHash('sha256');
   const entries: TarEntry[] = [];
   const scanner = new TarScanner(options.onWarning ? { onWarning: options.onWarning } : {});

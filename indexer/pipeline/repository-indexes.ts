@@ -1,4 +1,5 @@
 // Finds turbo-oci indexes of OTHER images of the same repository (or OCI layout), so a build can reuse the parts of layers they share.
+import { INDEX_REUSE_MAX_TAGS, MAX_TAG_LIST_BYTES } from '../../src/defaults.js';
 import { isImageError } from '../../src/errors.js';
 import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, type IndexArtifact, type IndexedLayer } from '../../src/format/artifact/index-artifact.js';
 import type { Descriptor, ImageIndex } from '../../src/format/oci/manifest.js';
@@ -8,10 +9,6 @@ import { OciLayoutStore } from '../../src/registry/oci-layout-store.js';
 import { RegistryRepository } from '../../src/registry/repository.js';
 import { checkStoredParts, partsKey, type LayerParts } from './layer-parts.js';
 
-/** Tags of a repository we look at when the registry has the referrers API (each costs a resolve and a referrers call). */
-const MAX_TAGS_SCANNED = 32;
-/** Largest tag list we read: 4 MiB is ~50k tags. */
-const MAX_TAG_LIST_BYTES = 4 * 1024 * 1024;
 const FALLBACK_TAG = /^sha256-[0-9a-f]{64}$/;
 
 async function indexManifestDigests(store: ImageStore): Promise<string[]> {
@@ -38,7 +35,7 @@ async function indexManifestDigests(store: ImageStore): Promise<string[]> {
     take(((parseManifest(bytes).manifest as ImageIndex).manifests ?? []));
   }
   if (store.referrers.api === true) {
-    for (const tag of tags.filter((t) => !FALLBACK_TAG.test(t)).slice(0, MAX_TAGS_SCANNED)) {
+    for (const tag of tags.filter((t) => !FALLBACK_TAG.test(t)).slice(0, INDEX_REUSE_MAX_TAGS)) {
       const subject = await store.resolve(tag);
       take(await store.listReferrers(subject.digest, INDEX_ARTIFACT_TYPE));
     }

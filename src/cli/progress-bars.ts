@@ -2,9 +2,8 @@
 import type { WriteStream } from 'node:tty';
 
 import type { LayerProgress } from '../../indexer/pipeline/build-index.js';
+import { PROGRESS_REDRAW_MS } from '../defaults.js';
 
-/** Redraw interval: 10 Hz is smooth to the eye and costs nothing. */
-const REDRAW_MS = 100;
 const BAR_WIDTH = 24;
 
 interface Row {
@@ -40,7 +39,7 @@ export class ProgressBars {
     row.bytes = p.bytes;
     row.done = p.state === 'done';
     if (row.done) row.ended ??= performance.now();
-    this.#timer ??= setInterval(() => this.#draw(), REDRAW_MS).unref();
+    this.#timer ??= setInterval(() => this.#draw(), PROGRESS_REDRAW_MS).unref();
   }
 
   #line(r: Row): string {

@@ -1,8 +1,8 @@
 // `turbo-index build <image-ref>`: index every layer of an image in one pass and attach the index as an OCI referrer.
 import type { CommandModule } from 'yargs';
 
-import { DEFAULT_SPAN_BYTES } from '../../defaults.js';
-import { ImageError } from '../../errors.js';
+import { DEFAULT_SPAN_BYTES, INTERRUPT_GRACE_MS } from '../../defaults.js';
+import { ImageError, isImageError } from '../../errors.js';
 import { parsePlatform } from '../../format/oci/platform.js';
 import { parseReference, referenceTarget } from '../../format/oci/reference.js';
 import type { ImageStore } from '../../registry/image-store.js';
@@ -21,9 +21,6 @@ import { storeOptions, withCommonOptions, type CommonArgs } from './registry.js'
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
 export const INTERRUPTED_EXIT_STATUS = 130;
 
-/** Time an interrupted command gets to unwind before it exits anyway. */
-const INTERRUPT_GRACE_MS = 2000;
-
 interface BuildArgs extends CommonArgs {
   'image-ref': string;
   output?: string;
@@ -41,7 +38,8 @@ async function publishedParts(store: ImageStore, subject: string, spanBytes: num
       if (index.artifact.spanBytes !== spanBytes) continue;
       for (const [k, v] of (await loadPublishedParts(store, index)).parts) known.set(k, v);
     }
-  } catch {
+  } catch (err) {
+    if (!isImageError(err)) throw err;
     known.clear();
   }
   return known;

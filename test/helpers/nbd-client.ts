@@ -1,7 +1,7 @@
 // A small NBD test client on our codec: fixed-newstyle GO/EXPORT_NAME/LIST, and READ/WRITE/FLUSH/DISC with many requests in flight.
 import net from 'node:net';
 
-import { NBD_CMD, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES, NBD_INFO, NBD_OPT, NBD_REP, isOptionReplyError } from '../../src/format/nbd/constants.js';
+import { NBD_CMD, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES, NBD_INFO, NBD_OPT, NBD_REP } from '../../src/format/nbd/constants.js';
 import { decodeInfo, decodeServerEntry, encodeClientFlags, encodeInfoRequest, encodeOption, type NbdInfo } from '../../src/format/nbd/handshake.js';
 import { ServerStreamParser, type ServerFrame } from '../../src/format/nbd/server-stream-parser.js';
 import { encodeRequest } from '../../src/format/nbd/transmission.js';
@@ -192,4 +192,3 @@ export class NbdTestClient {
   }
 }
 
-export { isOptionReplyError };

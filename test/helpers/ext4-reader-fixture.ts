@@ -1,10 +1,10 @@
 // ext4 reader test helpers: raw image device, mke2fs -d images from generated trees, debugfs edits and a
 // TreeEntry description of a volume read through the reader (compared with expectedTree of the source).
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { BlockDevice } from '../../src/format/block-device.js';
-import { ImageError } from '../../src/errors.js';
+import { FileBlockDevice } from '../../src/io/file-block-device.js';
 import type { Ext4Volume } from '../../src/ext4/reader/ext4-volume.js';
 import { compareTrees, expectedTree, type CompareOptions, type TreeEntry } from './images/tree.js';
 import { run } from './images/run.js';
@@ -13,32 +13,20 @@ import type { SeededRandom } from './random.js';
 /** mke2fs options of the reader tests (issue 6): metadata_csum, htree, extents, huge_file, no journal. */
 export const MKFS_ARGS = ['-q', '-F', '-t', 'ext4', '-b', '4096', '-I', '256', '-O', 'metadata_csum,dir_index,extent,huge_file,dir_nlink,extra_isize,^has_journal', '-E', 'root_owner=0:0'];
 
-/** A BlockDevice over a raw image file (local stand-in for src/io/file-block-device.ts); counts reads. */
-export function imageDevice(file: string): BlockDevice & { reads: number } {
-  const fd = openSync(file, 'r');
-  const size = fstatSync(fd).size;
-  let closed = false;
-  return {
-    sizeBytes: size - (size % 4096),
-    blockBytes: 4096,
+/** A FileBlockDevice over a raw image file that counts the reads reaching it. */
+export async function imageDevice(file: string): Promise<BlockDevice & { reads: number }> {
+  const dev = await FileBlockDevice.open(file);
+  const counted = {
+    sizeBytes: dev.sizeBytes,
+    blockBytes: dev.blockBytes,
     reads: 0,
-    async read(offset: number, length: number): Promise<Buffer> {
-      if (offset < 0 || offset + length > this.sizeBytes) throw new ImageError('INVALID_ARGUMENT', 'read outside the device', { details: { offset, length } });
-      this.reads++;
-      const b = Buffer.alloc(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, b, done, length - done, offset + done);
-        if (n === 0) throw new ImageError('UNAVAILABLE', 'short read', { details: { offset } });
-        done += n;
-      }
-      return b;
+    read(offset: number, length: number): Promise<Buffer> {
+      counted.reads++;
+      return dev.read(offset, length);
     },
-    async close(): Promise<void> {
-      if (!closed) closeSync(fd);
-      closed = true;
-    },
+    close: (): Promise<void> => dev.close(),
   };
+  return counted;
 }
 
 /** Runs mke2fs -d `tree` into `image` of `sizeMiB` (4 KiB blocks unless `blockBytes`), then `e2fsck -fyD` so large directories become htrees. */

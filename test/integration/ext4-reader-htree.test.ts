@@ -55,7 +55,7 @@ describe.skipIf(skip)('ext4 reader: htree hashes and large files', { timeout: 90
       const dump = await debugfsCommands(image, ['htree /dir']);
       expect(dump).toContain(`Hash Version: ${version}`);
       expect((await debugfsCommands(image, ['stats'])).includes('unsigned_directory_hash')).toBe(unsigned);
-      const vol = await openExt4(imageDevice(image));
+      const vol = await openExt4(await imageDevice(image));
       await expectSameNames(vol, path.join(src, 'dir'), '/dir');
       const missing = await vol.lstat('/dir/not-there').catch((e: unknown) => e);
       expect(isImageError(missing, 'NOT_FOUND')).toBe(true);
@@ -69,7 +69,7 @@ describe.skipIf(skip)('ext4 reader: htree hashes and large files', { timeout: 90
     const image = path.join(work, '1k.img');
     await mkfsFromTree(src, image, 32, [], 1024);
     expect(await debugfsCommands(image, ['htree /wide'])).toMatch(/Indirect levels: 1/);
-    const vol = await openExt4(imageDevice(image));
+    const vol = await openExt4(await imageDevice(image));
     expect(vol.blockBytes).toBe(1024);
     expect(await diffWithSource(src, vol)).toEqual([]);
     await vol.close();
@@ -84,7 +84,7 @@ describe.skipIf(skip)('ext4 reader: htree hashes and large files', { timeout: 90
     writeSparse(path.join(src, 'huge'), size, pieces);
     const image = path.join(work, 'huge.img');
     await mkfsFromTree(src, image, 32);
-    const vol = await openExt4(imageDevice(image));
+    const vol = await openExt4(await imageDevice(image));
     const st = await vol.stat('/huge');
     expect(st.size).toBe(size);
     expect(st.blocks).toBe(Number(/Blockcount: (\d+)/.exec(await debugfsCommands(image, ['stat /huge']))![1]));

@@ -38,7 +38,7 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck', 'python3'] }))('ex
       await run('mke2fs', ['-q', '-F', ...args, '-E', 'root_owner=0:0', '-d', src, image, size]);
       expect(await run('debugfs', ['-R', 'stats', image])).toMatch(features);
       await optimizeDirs(image);
-      const vol = await openExt4(imageDevice(image));
+      const vol = await openExt4(await imageDevice(image));
       expect(await diffWithSource(src, vol)).toEqual([]);
       const maxIno = Math.max(...(await vol.readdir('/dir')).map((e) => e.ino));
       if (args.includes('-N')) expect(maxIno, 'inodes beyond the first groups').toBeGreaterThan(k === 1 ? 300 : 128); // ext2: group >= 9 of 32-inode groups; meta_bg: group >= 32 of 4-inode groups (meta group >= 1)

@@ -38,7 +38,7 @@ describe('ext4 reader on materialized writer images', { timeout: 900_000 }, () =
     for (let i = 0; i < 1500; i++) wide.children.set(`entry-${i}-${rng.bytes(3).toString('hex')}`, l0.file(Buffer.from(`content ${i}\n`)));
     const pieces = [0, 2 ** 32 - 512, 2 ** 32 + 512, 6 * 2 ** 30 - 1024].map((offset) => ({ offset, content: rng.bytes(1024) }));
     root.children.set('sparse', l0.sparse(6 * 2 ** 30, pieces));
-    root.children.set('fragmented', l0.sparse(64 << 20, Array.from({ length: 12 }, (_, i) => ({ offset: i * (4 << 20), content: rng.bytes(4608) }))));
+    root.children.set('fragmented', l0.sparse(12 << 20, Array.from({ length: 12 }, (_, i) => ({ offset: i * (1 << 20), content: rng.bytes(4608) }))));
     for (const n of [59, 60, 61, 300]) root.children.set(`link-${n}`, sym(l0, 'x'.repeat(n)));
     root.children.set('null', { ...l0.base('char', 0o666), kind: 'char', major: 1, minor: 3 });
     root.children.set('nvme', { ...l0.base('block', 0o660), kind: 'block', major: 259, minor: 70000 });
@@ -64,11 +64,12 @@ describe('ext4 reader on materialized writer images', { timeout: 900_000 }, () =
     for (let k = 0; k < roots.length; k++) {
       const img = path.join(work, `prefix-${k}.img`);
       await materialize(deltas.slice(0, k + 1), (i) => layers[i]!.stream(), img);
-      const vol = await openExt4(imageDevice(img));
+      const vol = await openExt4(await imageDevice(img));
       try {
         // The 6 GiB sparse file is checked piece by piece (hashing 6 GiB twice would dominate the test).
         const skip = { ignorePaths: ['/sparse'] };
-        expect(compareTrees(treeEntriesOf(roots[k]!, bytes), await describeVolume(vol, { skip: ['/sparse'] }), skip)).toEqual([]);
+        const withoutSparse: DirNode = { ...roots[k]!, children: new Map([...roots[k]!.children].filter(([name]) => name !== 'sparse')) };
+        expect(compareTrees(treeEntriesOf(withoutSparse, bytes), await describeVolume(vol, { skip: ['/sparse'] }), skip)).toEqual([]);
         expect((await vol.stat('/sparse')).size).toBe(6 * 2 ** 30);
         const expectedAt = (off: number, len: number): Buffer => {
           const want = Buffer.alloc(len);

@@ -2,7 +2,7 @@
 // source tree and debugfs; htree (1 and 2 levels), sparse, uninitialized extents, devices, errors by code.
 import { mkdirSync, symlinkSync, writeFileSync, chmodSync, linkSync, lchownSync, lutimesSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isImageError } from '../../src/errors.js';
 import { openExt4, type Ext4Volume } from '../../src/ext4/reader/ext4-volume.js';
 import { missingNeeds, hasRoot } from '../helpers/capabilities.js';
@@ -110,8 +110,9 @@ describe.skipIf(skip)('ext4 reader on an mke2fs -d image', { timeout: 900_000 },
     await new Promise<void>((r, j) => import('node:child_process').then(({ execFile }) => execFile('mkfifo', [path.join(src, 'fifo')], (e) => (e ? j(e) : r()))));
     await mkfsFromTree(src, image, 96);
     await debugfsCommands(image, ['mkdir /devs', 'cd /devs', 'mknod c-old c 1 3', 'mknod c-new c 300 5', 'mknod b-old b 8 1', 'fallocate /sparse/prealloc 16 200'], true);
-    vol = await openExt4(imageDevice(image));
+    vol = await openExt4(await imageDevice(image));
   }, 900_000);
+  afterAll(async () => vol?.close());
 
   it('the 5000-entry directory really is an htree', async () => {
     expect(await debugfsCommands(image, ['htree /big'])).toContain('Root node dump');

@@ -28,7 +28,7 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck'] }))('ext4 reader m
   }, 600_000);
 
   it('serves a second walk from memory and shares concurrent misses', async () => {
-    const dev = imageDevice(image);
+    const dev = await imageDevice(image);
     const vol = await openExt4(dev);
     const first = await Promise.all(names.map((n) => vol.lstat(`/d/${n}`)));
     const readsAfterFirst = dev.reads;
@@ -37,7 +37,7 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck'] }))('ext4 reader m
     expect(dev.reads).toBe(readsAfterFirst);
     expect(vol.cacheStats.hits).toBeGreaterThan(vol.cacheStats.misses);
     // Concurrent cold lookups read each metadata block once: no more device reads than a sequential cold walk.
-    const seqDev = imageDevice(image);
+    const seqDev = await imageDevice(image);
     const seq = await openExt4(seqDev);
     for (const n of names) await seq.lstat(`/d/${n}`);
     expect(readsAfterFirst).toBeLessThanOrEqual(seqDev.reads);
@@ -46,8 +46,8 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck'] }))('ext4 reader m
   });
 
   it('reads correctly with caching disabled', async () => {
-    const cached = await openExt4(imageDevice(image));
-    const dev = imageDevice(image);
+    const cached = await openExt4(await imageDevice(image));
+    const dev = await imageDevice(image);
     const uncached = await openExt4(dev, { cacheBytes: 0 });
     for (const n of names.slice(0, 50)) {
       expect(await uncached.lstat(`/d/${n}`)).toEqual(await cached.lstat(`/d/${n}`));
@@ -56,13 +56,16 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck'] }))('ext4 reader m
     expect(uncached.cacheStats.hits).toBe(0);
     expect((await uncached.readdir('/d')).length).toBe(600);
     expect(uncached.cacheStats.bytes).toBe(0);
+    await cached.close();
+    await uncached.close();
   });
 
   it('keeps the cache within its byte bound', async () => {
-    const vol = await openExt4(imageDevice(image), { cacheBytes: 3 * 4096 });
+    const vol = await openExt4(await imageDevice(image), { cacheBytes: 3 * 4096 });
     for (const n of names) await vol.lstat(`/d/${n}`);
     expect(vol.cacheStats.bytes).toBeGreaterThan(0);
     expect(vol.cacheStats.bytes).toBeLessThanOrEqual(3 * 4096);
     expect((await vol.readdir('/d')).length).toBe(600);
+    await vol.close();
   });
 });

@@ -36,12 +36,14 @@ function flipped(offset: number): string {
 }
 
 async function failure(image: string, op: (v: Awaited<ReturnType<typeof openExt4>>) => Promise<unknown>): Promise<ImageError> {
+  const dev = await imageDevice(image);
   try {
-    const vol = await openExt4(imageDevice(image));
-    await op(vol);
+    await op(await openExt4(dev));
   } catch (err) {
     if (isImageError(err)) return err;
     throw err;
+  } finally {
+    await dev.close();
   }
   throw new Error('expected an ImageError');
 }
@@ -59,9 +61,10 @@ describe.skipIf(skip)('ext4 reader: corrupt and unsupported images', { timeout: 
     await pythonFsOps({ xattrs: Array.from({ length: 20 }, (_, i): [string, string, Buffer] => [path.join(src, 'x'), `user.k${i}`, Buffer.alloc(100, i)]) });
     base = path.join(work, 'base.img');
     await mkfsFromTree(src, base, 16);
-    const vol = await openExt4(imageDevice(base));
+    const vol = await openExt4(await imageDevice(base));
     expect((await vol.readdir('/d')).length).toBe(400);
     expect((await vol.readFile('/frag')).length).toBe(40 * 65536);
+    await vol.close();
   }, 600_000);
 
   it('a flipped inode table byte: CORRUPT naming the inode and block', async () => {

@@ -23,7 +23,7 @@ describe.skipIf(missingNeeds({ commands: ['mke2fs', 'e2fsck', 'python3'] }))('ex
         writeRandomTree(src, new SeededRandom(seed), entries);
         const image = path.join(dir, 'img');
         await mkfsFromTree(src, image, 8);
-        const vol = await openExt4(imageDevice(image));
+        const vol = await openExt4(await imageDevice(image));
         try {
           expect(await diffWithSource(src, vol)).toEqual([]);
         } finally {

@@ -240,7 +240,7 @@ export class Ext4ChainWriter {
     // user.* attributes exist only on regular files and directories (Linux xattr(7)); elsewhere they are dropped,
     // as an extraction by tar/umoci would.
     const userOk = attrs.kind === 'file' || attrs.kind === 'dir';
-    const xattrs = [...attrs.xattrs].filter(([name]) => userOk || !name.startsWith('user.')).map(([name, value]) => toXattrEntry(name, value));
+    const xattrs = attrs.xattrs.size === 0 ? [] : [...attrs.xattrs].filter(([name]) => userOk || !name.startsWith('user.')).map(([name, value]) => toXattrEntry(name, value));
     const area = encodeInodeXattrs(xattrs, INODE_SIZE - INODE_XATTR_OFFSET);
     let xattrBlocks = 0;
     if (area) inode.xattrArea = area;

@@ -25,13 +25,15 @@ const median = (xs: number[]): number => {
 };
 
 /** One metadata build: scan + apply + ext4 delta + encode; returns seconds and the encoded delta size. */
-async function ours(tarPath: string): Promise<{ s: number; deltaBytes: number }> {
+async function ours(tarPath: string): Promise<{ s: number; writerS: number; deltaBytes: number }> {
   const t = performance.now();
   const tree = new FsTree();
   await applyLayer(tree, scanTar(createReadStream(tarPath, { highWaterMark: 1 << 20 })), 0);
+  const w = performance.now();
   const delta = new Ext4ChainWriter({ deviceBytes: DEFAULT_EXT4_DEVICE_BYTES }).writeLayer(tree.root, 0);
   const deltaBytes = encodeExt4Delta(delta).length;
-  return { s: (performance.now() - t) / 1000, deltaBytes };
+  const end = performance.now();
+  return { s: (end - t) / 1000, writerS: (end - w) / 1000, deltaBytes };
 }
 
 /** `mke2fs -d` of the extracted tree into a 64 GiB sparse image with our feature set; returns seconds. */
@@ -47,6 +49,7 @@ interface Row {
   entries: number;
   compressedBytes: number;
   oursS: number;
+  writerS: number;
   mke2fsS: number;
   deltaBytes: number;
 }
@@ -60,15 +63,17 @@ async function measure(name: string, tarPath: string, compressedBytes: number): 
     const entries = Number(execFileSync('bash', ['-c', `find '${tree}' | wc -l`]).toString().trim());
     const image = path.join(work, 'ref.img');
     const oursTimes: number[] = [];
+    const writerTimes: number[] = [];
     const refTimes: number[] = [];
     let deltaBytes = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const o = await ours(tarPath);
       oursTimes.push(o.s);
+      writerTimes.push(o.writerS);
       deltaBytes = o.deltaBytes;
       refTimes.push(mke2fs(tree, image));
     }
-    return { name, entries, compressedBytes, oursS: median(oursTimes), mke2fsS: median(refTimes), deltaBytes };
+    return { name, entries, compressedBytes, oursS: median(oursTimes), writerS: median(writerTimes), mke2fsS: median(refTimes), deltaBytes };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -108,7 +113,7 @@ const f2 = (x: number): string => x.toFixed(2);
 const pct = (r: Row): number => (100 * r.deltaBytes) / r.compressedBytes;
 const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
 const table = rows
-  .map((r) => `| ${r.name} | ${r.entries} | ${f2(r.oursS)} s | ${f2(r.mke2fsS)} s | ${f2(r.oursS / r.mke2fsS)}× | ${(r.deltaBytes / 1024).toFixed(0)} KiB | ${f2(pct(r))} % |`)
+  .map((r) => `| ${r.name} | ${r.entries} | ${f2(r.oursS)} s | ${f2(r.writerS)} s | ${f2(r.mke2fsS)} s | ${f2(r.oursS / r.mke2fsS)}× | ${(r.deltaBytes / 1024).toFixed(0)} KiB | ${f2(pct(r))} % |`)
   .join('\n');
 const section = `## ext4
 
@@ -117,11 +122,18 @@ const section = `## ext4
 never copied. "mke2fs" = \`mke2fs -t ext4 -d <tree>\` of the same content already extracted (it also copies the data),
 64 GiB sparse image, same features (no journal, metadata_csum, 4 KiB blocks, 256-byte inodes).
 
-| layer | entries | ours | mke2fs -d | ratio | delta | delta / compressed layer |
-|---|---|---|---|---|---|---|
+| layer | entries | ours | of which ext4 writer + encode | mke2fs -d | ratio | delta | delta / compressed layer |
+|---|---|---|---|---|---|---|---|
 ${table}
 
 Peak RSS of a process building the 100k-file layer's metadata: ${rss.toFixed(0)} MiB.
+
+Notes. The machine is shared (see the load average): both sides slow down, not necessarily equally. The time
+target is not met: the tar scan + layer apply part alone is about as slow as \`mke2fs -d\` on the small Debian
+layer, and the JavaScript writer renders every inode, bitmap and checksum where mke2fs is C. The 100k-file layer
+is synthetic and compresses to ~13 bytes per file, while ext4 needs a 256-byte inode per file whose checksum and
+times do not compress away (~28 bytes per file after zstd): 2 % of such a layer is below that floor. On the real
+Debian layer the delta is well under 2 %, and upper deltas of small layers are a few KiB (docs/ext4.md).
 
 | target | measured | verdict |
 |---|---|---|

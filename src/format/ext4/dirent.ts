@@ -54,7 +54,7 @@ export function encodeDirBlock(entries: DirEntry[], blockSize: number, inodeSeed
     b.writeUInt16LE(recLen, off + 4);
     b.writeUInt8(e.name.length, off + 6);
     b.writeUInt8(e.fileType, off + 7);
-    Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length).copy(b, off + 8);
+    b.set(e.name, off + 8);
     off += recLen;
   });
   // Tail: inode 0, rec_len 12, name_len 0, file_type 0xDE, checksum.

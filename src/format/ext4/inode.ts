@@ -77,7 +77,7 @@ export function encodeInode(ino: Inode, inum: number, csumSeed: number, out: Buf
   b.writeUInt16LE(ino.linksCount, 0x1a);
   b.writeUInt32LE(ino.blocks512 % 2 ** 32, 0x1c);
   b.writeUInt32LE(ino.flags, 0x20);
-  Buffer.from(ino.block.buffer, ino.block.byteOffset, 60).copy(b, 0x28);
+  b.set(ino.block.length === 60 ? ino.block : ino.block.subarray(0, 60), 0x28);
   b.writeUInt32LE(ino.generation >>> 0, 0x64);
   b.writeUInt32LE(ino.fileAcl % 2 ** 32, 0x68);
   b.writeUInt32LE(Math.floor(ino.size / 2 ** 32), 0x6c);

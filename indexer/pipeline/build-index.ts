@@ -152,6 +152,10 @@ async function obtainParts(store: ImageStore, layer: Descriptor, position: numbe
       report('done');
       o.cache?.put(layer.digest, o.spanBytes, { seekIndexBlob: r.seekIndexBlob, entryTableBlob: r.entryTableBlob, points: r.points });
       return { seekIndexBlob: r.seekIndexBlob, entryTableBlob: r.entryTableBlob, entryTable: r.entryTable, points: r.points, source: 'downloaded' as const };
+    } catch (err) {
+      // Name the layer in every error about its content (tar, gzip), keeping code and facts.
+      if (!isImageError(err) || err.message.includes(layer.digest)) throw err;
+      throw new ImageError(err.code, `layer ${position} (${layer.digest}): ${err.message}`, { details: { ...err.details, layer: layer.digest }, ...(err.hint ? { hint: err.hint } : {}), cause: err });
     } finally {
       blob.destroy();
     }

@@ -135,6 +135,14 @@ export async function indexLayerStream(source: AsyncIterable<Uint8Array>, option
     return { seekIndexBlob: encodeSeekIndex(index), points: index.points.length, uncompressedBytes: tarBytes, entryTable, entryTableBlob: encodeEntryTable(entryTable), gzip };
   } catch (err) {
     sink.destroy();
+    // Bad content is usually a bad blob: read on to the end, where the store's digest check names the real cause.
+    if (isImageError(err) && (err.code === 'CORRUPT' || err.code === 'TRUNCATED') && !options.signal?.aborted) {
+      try {
+        for (let r = await iterator.next(); !r.done; r = await iterator.next()) options.signal?.throwIfAborted();
+      } catch (storeErr) {
+        if (isImageError(storeErr, 'CORRUPT')) throw storeErr;
+      }
+    }
     await iterator.return?.();
     throw err;
   }

@@ -166,4 +166,22 @@ describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
       await client.close();
     }
   });
+
+  it('a layer blob whose bytes do not match its digest fails with CORRUPT naming it, and publishes nothing', async () => {
+    const bad = debian.layers[1]!.digest;
+    proxy.reset();
+    proxy.plan = (req) => (req.method === 'GET' && req.path === `/v2/interrupt/blobs/${bad}` ? { kind: 'flip', offset: 1000 } : undefined);
+    const r = await turboIndex(['build', `${proxy.host}/interrupt:latest`, '--no-cache'], cacheEnv('c5'));
+    proxy.reset();
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('CORRUPT');
+    expect(r.stderr).toContain(bad);
+    const client = new RegistryClient({});
+    try {
+      const repo = client.repository(registry.host, 'interrupt');
+      expect(await repo.listReferrers((await repo.resolve('latest')).digest, INDEX_ARTIFACT_TYPE)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
 });

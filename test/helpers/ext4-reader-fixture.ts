@@ -60,13 +60,18 @@ for f, t, ma, mi in ops.get('nodes', []):
   await run('python3', ['-c', script], { input: json });
 }
 
+/** Whole seconds as the tree walker reports them for a mount (Python's int(st_mtime): float, truncated toward zero). */
+function pythonSeconds(t: { sec: number; nsec: number }): number {
+  return Math.trunc(t.sec + t.nsec / 1e9);
+}
+
 /** Describes the volume like expectedTree: every path resolved through lstat (exercising lookups), hashes streamed. */
 export async function describeVolume(vol: Ext4Volume, options: { skip?: string[] } = {}): Promise<TreeEntry[]> {
   const out: (TreeEntry & { ino: number })[] = [];
   const byPath = new Map<string, TreeEntry & { ino: number }>();
   const visit = async (p: string): Promise<void> => {
     const st = await vol.lstat(p);
-    const e: TreeEntry & { ino: number } = { path: p, type: st.type, mode: st.perm, uid: st.uid, gid: st.gid, mtime: st.mtime.sec, xattrs: {}, ino: st.ino };
+    const e: TreeEntry & { ino: number } = { path: p, type: st.type, mode: st.perm, uid: st.uid, gid: st.gid, mtime: pythonSeconds(st.mtime), xattrs: {}, ino: st.ino };
     for (const name of (await vol.listXattrs(p, { follow: false })).sort()) e.xattrs[name] = (await vol.getXattr(p, name, { follow: false })).toString('hex');
     if (st.type === 'file' && !options.skip?.includes(p)) {
       e.size = st.size;

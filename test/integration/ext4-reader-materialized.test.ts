@@ -49,6 +49,13 @@ describe('ext4 reader on materialized writer images', { timeout: 900_000 }, () =
     cap.xattrs.set('security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex'));
     cap.xattrs.set('user.big', Buffer.alloc(400, 1));
     root.children.set('cap', cap);
+    // Times before 1970 and after 2038 (ext4's epoch bits in the extra time fields), with nanoseconds.
+    const old = l0.file(Buffer.from('old'));
+    old.mtime = { sec: -86400 * 365, nsec: 5 };
+    root.children.set('old', old);
+    const future = l0.file(Buffer.from('future'));
+    future.mtime = { sec: 2 ** 32 + 100, nsec: 999_999_999 };
+    root.children.set('future', future);
     const roots = [snapshot(root)];
     const l1 = new LayerBuilder(1, ids);
     root.children.delete('f-4096');
@@ -71,6 +78,9 @@ describe('ext4 reader on materialized writer images', { timeout: 900_000 }, () =
         const withoutSparse: DirNode = { ...roots[k]!, children: new Map([...roots[k]!.children].filter(([name]) => name !== 'sparse')) };
         expect(compareTrees(treeEntriesOf(withoutSparse, bytes), await describeVolume(vol, { skip: ['/sparse'] }), skip)).toEqual([]);
         expect((await vol.stat('/sparse')).size).toBe(6 * 2 ** 30);
+        expect((await vol.stat('/future')).mtime).toEqual({ sec: 2 ** 32 + 100, nsec: 999_999_999 });
+        expect((await vol.stat('/old')).mtime).toEqual({ sec: -86400 * 365, nsec: 5 });
+        expect((await vol.stat('/cap')).uid).toBe(4_000_000_000);
         const expectedAt = (off: number, len: number): Buffer => {
           const want = Buffer.alloc(len);
           for (const p of pieces) if (p.offset < off + len && p.offset + 1024 > off) p.content.copy(want, Math.max(0, p.offset - off), Math.max(0, off - p.offset));

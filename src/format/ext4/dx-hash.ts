@@ -2,12 +2,17 @@
 // signed- and unsigned-char variants. Per Linux fs/ext4/hash.c (kernel 6.x) and e2fsprogs 1.47 dirhash.c.
 import { halfMd4Hash } from './dir-hash.js';
 
-/** dx hash versions (dx_root hash_version; +3 selects the unsigned variant). */
+/** dx hash version: legacy (dx_hack_hash), signed chars. Versions +3 are the unsigned-char variants. */
 export const DX_HASH_LEGACY = 0;
+/** dx hash version: half-MD4, signed chars. */
 export const DX_HASH_HALF_MD4 = 1;
+/** dx hash version: TEA, signed chars. */
 export const DX_HASH_TEA = 2;
+/** dx hash version: legacy, unsigned chars (superblock flag EXT2_FLAGS_UNSIGNED_HASH). */
 export const DX_HASH_LEGACY_UNSIGNED = 3;
+/** dx hash version: half-MD4, unsigned chars. */
 export const DX_HASH_HALF_MD4_UNSIGNED = 4;
+/** dx hash version: TEA, unsigned chars. */
 export const DX_HASH_TEA_UNSIGNED = 5;
 
 function charAt(name: Uint8Array, i: number, signed: boolean): number {

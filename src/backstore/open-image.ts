@@ -49,10 +49,9 @@ export interface OpenLazyImageOptions {
   closeStore?: boolean;
 }
 
-/** Default span cache: $TURBO_OCI_CACHE_DIR/spans, else $XDG_CACHE_HOME/turbo-oci/spans, else ~/.cache/turbo-oci/spans. */
+/** Default span cache: $TURBO_OCI_SPAN_CACHE_DIR, else $XDG_CACHE_HOME/turbo-oci/spans, else ~/.cache/turbo-oci/spans. */
 export function defaultSpanCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.TURBO_OCI_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci');
-  return path.join(dir, 'spans');
+  return env.TURBO_OCI_SPAN_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci', 'spans');
 }
 
 /** The image manifest `target` names (for an image index, the `platform` entry). */

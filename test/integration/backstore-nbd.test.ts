@@ -78,7 +78,7 @@ describe.skipIf(skipMount)('turbo-index mount / umount (root)', () => {
   it('the mounted image equals umoci unpack; umount leaves no mount, loop device or process', async () => {
     const dir = path.join(work, 'mnt');
     const stateDir = path.join(work, 'state');
-    const env = { TURBO_OCI_CACHE_DIR: path.join(work, 'cache') };
+    const env = { TURBO_OCI_SPAN_CACHE_DIR: path.join(work, 'spans') };
     const m = await turboIndex(['mount', fx.ref, dir, '--state-dir', stateDir], env);
     expect(m.status, m.stderr).toBe(0);
     const [state] = await listMountStates(stateDir);

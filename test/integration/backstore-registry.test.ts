@@ -46,9 +46,10 @@ beforeAll(async () => {
   ref = await pushToRegistry(fx.debian, registry.url, 'debian');
   const work = makeTempDir('turbo-backstore-registry-');
   // the layer index cache persists across runs (only the index parts of layers, keyed by digest), so rebuilds are quick
-  const built = await turboIndex(['build', ref], { TURBO_OCI_CACHE_DIR: path.join(fixtureCacheRoot(), 'backstore-build-cache') });
+  const buildCache = path.join(fixtureCacheRoot(), 'backstore-build-cache');
+  const built = await turboIndex(['build', ref], { TURBO_OCI_CACHE_DIR: buildCache, TURBO_OCI_INDEX_CACHE_DIR: buildCache });
   if (built.status !== 0) throw new Error(`turbo-index build failed: ${built.stderr}`);
-  env = { TURBO_OCI_CACHE_DIR: path.join(work, 'cache') };
+  env = { TURBO_OCI_SPAN_CACHE_DIR: path.join(work, 'spans') };
   proxy = await startFaultProxy(registry.host);
   sample = ['/usr/bin/bash', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/bin/apt', '/etc/os-release']
     .filter((f) => {

@@ -30,7 +30,7 @@ export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs>
     .positional('image-ref', { type: 'string', demandOption: true, describe: '[registry/]repository[:tag][@digest] or oci:<dir>[:<tag>] (indexed with turbo-index build)' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-platform image (default: this host)' })
     .option('index', { type: 'string', describe: 'OCI layout (oci:<dir>) holding the index when it was built with --output (default: the image\'s own store)' })
-    .option('cache-dir', { type: 'string', describe: 'persistent span cache directory (default $TURBO_OCI_CACHE_DIR/spans or ~/.cache/turbo-oci/spans)' })
+    .option('cache-dir', { type: 'string', describe: 'persistent span cache directory (default $TURBO_OCI_SPAN_CACHE_DIR or ~/.cache/turbo-oci/spans)' })
     .option('disk-cache', { type: 'boolean', default: true, describe: 'keep fetched spans on disk (--no-disk-cache: memory only)' })
     .option('cache-max-bytes', { type: 'string', default: String(DEFAULT_SPAN_DISK_CACHE_BYTES), describe: 'disk cache bound (bytes, or with K/M/G suffix)' })
     .option('memory-cache-bytes', { type: 'string', default: String(DEFAULT_SPAN_CACHE_BYTES), describe: 'decompressed span memory cache bound' })

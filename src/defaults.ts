@@ -137,3 +137,12 @@ export const INTERRUPT_GRACE_MS = 2000;
 
 /** Redraw interval of the per-layer progress bars: 10 Hz looks smooth and costs nothing. */
 export const PROGRESS_REDRAW_MS = 100;
+
+/** State directory of turbo-snapshotter (metadata.db, snapshots/<id>/fs): under /var/lib like containerd's own snapshotters. */
+export const DEFAULT_SNAPSHOTTER_ROOT = '/var/lib/turbo-snapshotter';
+
+/** Unix socket turbo-snapshotter serves; containerd's proxy_plugins entry points here. /run is cleared at boot, so no stale sockets survive. */
+export const DEFAULT_SNAPSHOTTER_ADDRESS = '/run/turbo-snapshotter/turbo.sock';
+
+/** Time running snapshot calls get to finish on SIGTERM before the server closes them: a commit's usage walk of a big layer takes seconds. */
+export const SNAPSHOTTER_SHUTDOWN_GRACE_MS = 10_000;

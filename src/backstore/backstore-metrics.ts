@@ -13,6 +13,10 @@ export class BackstoreMetrics {
   retries = 0;
   /** Spans whose bytes did not match their sha256 (from the registry or the disk cache). */
   verificationFailures = 0;
+  /** Span fetches served from a background-downloaded local copy of the layer. */
+  localReads = 0;
+  /** Layers downloaded completely by the background fetch. */
+  layersLocal = 0;
   /** Disk cache files found damaged (removed and fetched again). */
   diskCacheCorrupt = 0;
   /** Span reads served from the decompressed memory cache. */
@@ -47,6 +51,8 @@ export class BackstoreMetrics {
       memoryCacheHits: this.memoryCacheHits,
       diskCacheHits: this.diskCacheHits,
       diskCacheCorrupt: this.diskCacheCorrupt,
+      localReads: this.localReads,
+      layersLocal: this.layersLocal,
       readErrors: this.readErrors,
       readTimeouts: this.readTimeouts,
       reads: this.reads,
@@ -68,6 +74,8 @@ export class BackstoreMetrics {
     counter('memory_cache_hits_total', 'Span reads served from the decompressed memory cache.', this.memoryCacheHits);
     counter('disk_cache_hits_total', 'Span fetches served from the disk cache.', this.diskCacheHits);
     counter('disk_cache_corrupt_total', 'Disk cache files found damaged and fetched again.', this.diskCacheCorrupt);
+    counter('local_reads_total', 'Span fetches served from a background-downloaded layer copy.', this.localReads);
+    lines.push(`# HELP ${p}layers_local Layers downloaded completely by the background fetch.`, `# TYPE ${p}layers_local gauge`, `${p}layers_local ${this.layersLocal}`);
     counter('read_errors_total', 'Device reads that failed.', this.readErrors);
     counter('read_timeouts_total', 'Device reads that ran past the read timeout.', this.readTimeouts);
     counter('read_bytes_total', 'Bytes returned by device reads.', this.bytesRead);

@@ -29,11 +29,16 @@ export interface LayerDataOptions {
 export class LayerData {
   readonly #o: LayerDataOptions;
   readonly #inflight = new Map<number, Promise<Buffer>>();
-  /** A local copy of the whole (verified) layer after a background download, read instead of spans. */
+  /** A local copy of a plain tar layer after a background download (gzip layers: SpanFetcher.useLocalCopy). */
   local: { read(offset: number, length: number): Promise<Buffer> } | undefined;
 
   constructor(options: LayerDataOptions) {
     this.#o = options;
+  }
+
+  /** The layer's span fetcher. */
+  get fetcher(): SpanFetcher {
+    return this.#o.fetcher;
   }
 
   /** The layer's seek index. */
@@ -95,7 +100,6 @@ export class LayerData {
   async #load(i: number): Promise<Buffer> {
     const { index } = this.#o;
     const span = spanUncompressedRange(index, i);
-    if (this.local) return this.local.read(span.start, span.end - span.start);
     for (let k = 1; k <= this.#o.readaheadSpans; k++) this.#o.fetcher.prefetch(i + k);
     const input = await this.#o.fetcher.fetch(i);
     const point = index.points[i]!;

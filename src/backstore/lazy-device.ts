@@ -24,6 +24,8 @@ export class LazyBlockDevice implements BlockDevice {
   readonly info: LazyImageInfo;
   readonly metrics: BackstoreMetrics;
   readonly layers: readonly LayerData[];
+  /** With background fetch: settles when every layer is local (rejects with the first download failure). */
+  backgroundFetch: Promise<void> | undefined;
   readonly #map: DeviceBlockMap;
   readonly #timeoutMs: number;
   readonly #onClose: () => Promise<void>;

@@ -1,5 +1,7 @@
 // Opens an indexed image as a LazyBlockDevice: reference target -> image manifest -> index artifact (referrer) -> layers.
-import { homedir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 
 import {
@@ -23,6 +25,7 @@ import { decodeSeekIndex } from '../format/seek-index.js';
 import { readBlob, type ImageStore } from '../registry/image-store.js';
 import { ByteLru } from '../seek/byte-lru.js';
 import { selectEngine, type EngineChoice } from '../seek/engine-select.js';
+import { downloadLayer, RateLimiter } from './background-fetch.js';
 import { BackstoreMetrics } from './backstore-metrics.js';
 import { LayerData } from './layer-data.js';
 import { LazyBlockDevice } from './lazy-device.js';
@@ -45,6 +48,8 @@ export interface OpenLazyImageOptions {
   maxCoalesceBytes?: number;
   readaheadSpans?: number;
   engine?: EngineChoice;
+  /** Download whole layers in the background (rate in bytes/s, default unlimited), verify them, then serve from them. */
+  backgroundFetch?: { bytesPerSecond?: number } | undefined;
   /** Close `store` (and indexStore) when the device closes. */
   closeStore?: boolean;
 }
@@ -123,7 +128,22 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
     indexDigest,
     layers: artifact.layers.map((l) => ({ digest: l.digest, compressedBytes: l.size, uncompressedBytes: l.uncompressedBytes, spans: l.points })),
   };
+  const ac = new AbortController();
+  let background: Promise<void> | undefined;
+  let tempLayers: string | undefined;
+  const handles: FileHandle[] = [];
+  if (options.backgroundFetch) {
+    const dir = diskCache ? path.join(diskCache.dir, 'layers') : (tempLayers = mkdtempSync(path.join(tmpdir(), 'turbo-oci-layers-')));
+    const limiter = options.backgroundFetch.bytesPerSecond ? new RateLimiter(options.backgroundFetch.bytesPerSecond) : undefined;
+    background = fetchLayersInBackground(store, artifact.layers, layers, { dir, metrics, limiter, signal: ac.signal, handles });
+    background.catch(() => undefined);
+  }
   const onClose = async (): Promise<void> => {
+    ac.abort();
+    await background?.catch(() => undefined);
+    await Promise.all(layers.map((l) => l.fetcher.close()));
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+    if (tempLayers) rmSync(tempLayers, { recursive: true, force: true });
     if (!options.closeStore) return;
     // Range requests abandoned at their deadline may still be running (a trickling registry); do not wait for them.
     const stores = [store, ...(options.indexStore && options.indexStore !== store ? [options.indexStore] : [])];
@@ -132,5 +152,39 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
     await Promise.race([Promise.all(stores.map((s) => s.close().catch(() => undefined))), bound]);
     clearTimeout(timer);
   };
-  return new LazyBlockDevice(map, layers, metrics, info, timeoutMs, onClose);
+  const device = new LazyBlockDevice(map, layers, metrics, info, timeoutMs, onClose);
+  device.backgroundFetch = background;
+  return device;
+}
+
+/** Downloads every layer (two at a time), then switches its reads to the local copy; rejects with the first failure. */
+async function fetchLayersInBackground(
+  store: ImageStore,
+  indexed: IndexArtifact['layers'],
+  layers: LayerData[],
+  o: { dir: string; metrics: BackstoreMetrics; limiter: RateLimiter | undefined; signal: AbortSignal; handles: FileHandle[] },
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < indexed.length && !o.signal.aborted) {
+      const position = next++;
+      const l = indexed[position]!;
+      const file = await downloadLayer({ store, digest: l.digest, size: l.size, dir: o.dir, metrics: o.metrics, limiter: o.limiter, signal: o.signal });
+      const layer = layers[position]!;
+      if (layer.index.identity) {
+        const handle = await open(file, 'r');
+        o.handles.push(handle);
+        layer.local = {
+          read: async (offset, length) => {
+            const buf = Buffer.alloc(length);
+            const { bytesRead } = await handle.read(buf, 0, length, offset);
+            if (bytesRead !== length) throw new ImageError('TRUNCATED', 'local layer copy is shorter than expected', { details: { file, offset, length } });
+            return buf;
+          },
+        };
+      } else layer.fetcher.useLocalCopy(file);
+      o.metrics.layersLocal++;
+    }
+  };
+  await Promise.all([worker(), worker()]);
 }

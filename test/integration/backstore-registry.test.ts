@@ -189,3 +189,27 @@ describe.skipIf(skip)('registry faults during reads', () => {
     }
   }, 120_000);
 });
+
+describe.skipIf(skip)('background fetch', () => {
+  it('downloads every layer (verified), then serves reads locally even when the registry fails', async () => {
+    proxy.reset();
+    const cacheDir = path.join(makeTempDir('turbo-bgfetch-'), 'spans');
+    const store = await openImageStore(parseReference(`${proxy.host}/debian:latest`), { plainHttp: true, retry: { maxRetries: 1, baseDelayMs: 20, maxDelayMs: 50 } });
+    const dev = await openLazyImage(store, 'latest', { cacheDir, readTimeoutMs: 60_000, closeStore: true, backgroundFetch: { bytesPerSecond: 200 * 1024 * 1024 } });
+    const vol = await openExt4(dev);
+    try {
+      await dev.backgroundFetch;
+      expect(dev.metrics.layersLocal).toBe(fx.debian.layers.length);
+      expect(dev.metrics.bytesFetched).toBeGreaterThanOrEqual(fx.debian.layers.reduce((n, l) => n + l.size, 0));
+      proxy.plan = (req) => (req.path.includes('/blobs/') ? { kind: 'status', status: 500 } : undefined);
+      const requests = dev.metrics.requests;
+      await readSample(vol);
+      expect(dev.metrics.requests).toBe(requests);
+      expect(dev.metrics.localReads).toBeGreaterThan(0);
+      expect(readdirSync(path.join(cacheDir, 'layers')).sort()).toEqual(fx.debian.layers.map((l) => l.digest.slice(7)).sort());
+    } finally {
+      proxy.plan = () => undefined;
+      await vol.close();
+    }
+  }, 120_000);
+});

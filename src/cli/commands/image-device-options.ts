@@ -22,6 +22,8 @@ export interface ImageDeviceArgs extends CommonArgs {
   'memory-cache-bytes': string;
   'read-timeout-ms': number;
   readahead: number;
+  'background-fetch'?: boolean;
+  'background-fetch-rate'?: string;
 }
 
 /** Adds `<image-ref>` handling, the registry flags and the backstore flags. */
@@ -35,7 +37,9 @@ export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs>
     .option('cache-max-bytes', { type: 'string', default: String(DEFAULT_SPAN_DISK_CACHE_BYTES), describe: 'disk cache bound (bytes, or with K/M/G suffix)' })
     .option('memory-cache-bytes', { type: 'string', default: String(DEFAULT_SPAN_CACHE_BYTES), describe: 'decompressed span memory cache bound' })
     .option('read-timeout-ms', { type: 'number', default: DEFAULT_BACKSTORE_READ_TIMEOUT_MS, describe: 'a read that takes longer fails (TIMEOUT; EIO over NBD)' })
-    .option('readahead', { type: 'number', default: DEFAULT_BACKSTORE_READAHEAD_SPANS, describe: 'spans fetched ahead of a missed one' }) as unknown as Argv<T & ImageDeviceArgs>;
+    .option('readahead', { type: 'number', default: DEFAULT_BACKSTORE_READAHEAD_SPANS, describe: 'spans fetched ahead of a missed one' })
+    .option('background-fetch', { type: 'boolean', describe: 'download whole layers after open (digest-verified, into <cache-dir>/layers), then serve from them' })
+    .option('background-fetch-rate', { type: 'string', describe: 'limit the background fetch to this many bytes/s (e.g. 10MiB); default unlimited' }) as unknown as Argv<T & ImageDeviceArgs>;
 }
 
 /** Backstore options from the flags. */
@@ -50,6 +54,7 @@ export function lazyImageOptions(argv: ImageDeviceArgs): OpenLazyImageOptions {
   if (!argv['disk-cache']) o.cacheDir = null;
   else if (argv['cache-dir'] !== undefined) o.cacheDir = argv['cache-dir'];
   if (argv.platform) o.platform = parsePlatform(argv.platform);
+  if (argv['background-fetch']) o.backgroundFetch = argv['background-fetch-rate'] ? { bytesPerSecond: parseBytes(argv['background-fetch-rate'], '--background-fetch-rate') } : {};
   return o;
 }
 
@@ -94,5 +99,7 @@ export function forwardedImageArgs(argv: ImageDeviceArgs): string[] {
   flag('memory-cache-bytes', argv['memory-cache-bytes']);
   flag('read-timeout-ms', argv['read-timeout-ms']);
   flag('readahead', argv.readahead);
+  flag('background-fetch', argv['background-fetch']);
+  flag('background-fetch-rate', argv['background-fetch-rate']);
   return out;
 }

@@ -51,6 +51,10 @@ export const serveNbdCommand: CommandModule<object, ServeArgs> = {
         if (argv['pid-file']) writeFileSync(argv['pid-file'], `${process.pid}\n`);
         if (metrics) process.stderr.write(`turbo-index: metrics at ${metrics.url}\n`);
         await writeOut(`${service.uri}\n`);
+        device.backgroundFetch?.then(
+          () => process.stderr.write('turbo-index: background fetch done: every layer is local\n'),
+          (err: unknown) => process.stderr.write(`turbo-index: background fetch stopped: ${String(err)}\n`),
+        );
         await stopped;
       } finally {
         await service.close();

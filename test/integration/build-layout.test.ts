@@ -40,7 +40,7 @@ beforeAll(() => {
   env = { TURBO_OCI_INDEX_CACHE_DIR: path.join(work, 'cache') };
 });
 
-describe('turbo-index build on OCI layouts', () => {
+describe('turbo-index build on OCI layouts', { timeout: 600_000 }, () => {
   it('builds the demo image into --output oci:<dir>: a referrer artifact whose parts match the layers byte for byte', async () => {
     const out = path.join(work, 'out');
     const r = await turboIndex(['build', `oci:${demoDir}:latest`, '--output', `oci:${out}`, '--json'], env);

@@ -26,7 +26,8 @@ interface BuildReport {
   indexes: { subject: string; layers: { digest: string; source: string }[] }[];
 }
 
-describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
+// Generous timeouts: each test runs the CLI several times over ~60 MB, and the 2 cores are often shared.
+describe.skipIf(skip)('turbo-index build against distribution 2.8', { timeout: 600_000 }, () => {
   let registry: RegistryServer;
   let proxy: FaultProxy;
   let debian: DebianImage;
@@ -149,7 +150,7 @@ describe.skipIf(skip)('turbo-index build against distribution 2.8', () => {
     proxy.reset();
     proxy.plan = (req) => (req.method === 'POST' && req.path.includes('/blobs/uploads/') ? { kind: 'status', status: 503 } : undefined);
     const { child, done } = spawnTurboIndex(['build', `${proxy.host}/interrupt:latest`], cacheEnv('c4'));
-    for (let i = 0; i < 600 && !proxy.log.some((r) => r.method === 'POST'); i++) await sleep(100);
+    for (let i = 0; i < 3000 && !proxy.log.some((r) => r.method === 'POST'); i++) await sleep(100);
     expect(proxy.log.some((r) => r.method === 'POST')).toBe(true);
     child.kill('SIGINT');
     const result = await done;

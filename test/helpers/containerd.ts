@@ -1,0 +1,114 @@
+// A throwaway containerd 1.6 (Debian package) with root, state and sockets in a temp dir and a proxy snapshotter `turbo`.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** A running containerd. */
+export interface Containerd {
+  /** Its gRPC socket (`ctr -a`). */
+  address: string;
+  dir: string;
+  logFile: string;
+  /** Runs `ctr -a <address> <args>` and returns stdout; rejects with stderr on failure. */
+  ctr(args: string[], timeoutMs?: number): Promise<string>;
+  /** Kills tasks, removes containers, stops containerd, unmounts everything under its dir and removes it. */
+  stop(): Promise<void>;
+}
+
+/** Options: the unix socket of the proxy snapshotter and registries (`host:port`) reachable over plain HTTP. */
+export interface ContainerdOptions {
+  snapshotterSocket: string;
+  plainHttpRegistries?: string[];
+}
+
+function config(dir: string, snapshotterSocket: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[debug]
+  address = "${dir}/debug.sock"
+[proxy_plugins]
+  [proxy_plugins.turbo]
+    type = "snapshot"
+    address = "${snapshotterSocket}"
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "${dir}/opt"
+`;
+}
+
+/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
+export function mountsUnder(dir: string): string[] {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/** Starts containerd with the `turbo` proxy snapshotter at `options.snapshotterSocket`; resolves once it answers. */
+export async function startContainerd(options: ContainerdOptions): Promise<Containerd> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'turbo-oci-ctrd-'));
+  writeFileSync(path.join(dir, 'config.toml'), config(dir, options.snapshotterSocket));
+  for (const host of options.plainHttpRegistries ?? []) {
+    mkdirSync(path.join(dir, 'certs.d', host), { recursive: true });
+    writeFileSync(path.join(dir, 'certs.d', host, 'hosts.toml'), `server = "http://${host}"\n[host."http://${host}"]\n  capabilities = ["pull", "resolve", "push"]\n  skip_verify = true\n`);
+  }
+  const address = path.join(dir, 'containerd.sock');
+  const logFile = path.join(dir, 'containerd.log');
+  const fd = openSync(logFile, 'a');
+  const child: ChildProcess = spawn('containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', fd, fd], detached: true });
+  closeSync(fd);
+  let exited = false;
+  const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
+  const ctr = async (args: string[], timeoutMs = 120_000) => {
+    try {
+      const { stdout } = await execFileAsync('ctr', ['-a', address, ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`ctr ${args.join(' ')} failed: ${e.stderr || e.message}`);
+    }
+  };
+  const stop = async () => {
+    if (!exited) {
+      try {
+        const tasks = (await ctr(['tasks', 'ls', '-q'], 20_000)).split('\n').filter(Boolean);
+        for (const t of tasks) {
+          await ctr(['tasks', 'kill', '-s', 'SIGKILL', t], 20_000).catch(() => undefined);
+          await ctr(['tasks', 'delete', '-f', t], 20_000).catch(() => undefined);
+        }
+        for (const c of (await ctr(['containers', 'ls', '-q'], 20_000)).split('\n').filter(Boolean)) await ctr(['containers', 'rm', c], 20_000).catch(() => undefined);
+      } catch {
+        // containerd is not answering: fall through to killing it.
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exit;
+      clearTimeout(timer);
+    }
+    for (const m of mountsUnder(dir)) await execFileAsync('umount', ['-l', m]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; ; i++) {
+      if (exited) throw new Error(`containerd exited at start: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      if (existsSync(address) && (await ctr(['version'], 5000).then(() => true, () => false))) break;
+      if (i > 300) throw new Error('containerd did not answer within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, dir, logFile, ctr, stop };
+}

@@ -26,7 +26,12 @@ export async function cachedFixture(name: string, version: number, generate: (di
     writeFileSync(path.join(tmp, '.complete'), new Date().toISOString());
     if (existsSync(path.join(dir, '.complete'))) return dir;
     rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      // A concurrent generator renamed its complete copy into place first (ENOTEMPTY/EEXIST): use that one.
+      if (!existsSync(path.join(dir, '.complete'))) throw err;
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -30,6 +30,7 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
   let img: DebianImage;
   let demo: DemoImageSummary;
   let demoRef: string;
+  let baseRef: string;
 
   beforeAll(async () => {
     img = await debianImage();
@@ -38,6 +39,7 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
     const demoLayout = path.join(dir, 'demo-layout');
     demo = generateDemoImage(demoLayout);
     demoRef = await pushToRegistry({ ref: `oci:${demoLayout}:latest` }, registry.url, 'test/demo');
+    baseRef = await pushToRegistry({ ref: img.prefixRef(1) }, registry.url, 'test/debian-base');
     domain = new OverlaySnapshotter(path.join(dir, 'root'));
     service = await startSnapshotService(domain, path.join(dir, 'turbo.sock'));
     containerd = await startContainerd({ snapshotterSocket: service.socketPath, plainHttpRegistries: [registry.host] });
@@ -77,7 +79,7 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
 
   it('ctr run --snapshotter turbo runs a Debian image and sees its files', async () => {
     const c = containerd!;
-    const ref = await pushToRegistry({ ref: img.prefixRef(1) }, registry!.url, 'test/debian-base');
+    const ref = baseRef;
     await c.ctr(['image', 'pull', '--snapshotter', 'turbo', '--plain-http', ref]);
     const rootfs = await img.unpackedRoot(1);
     const osRelease = await c.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, 't1', 'cat', '/etc/os-release']);
@@ -99,5 +101,29 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
     const theirs = await failure('overlayfs');
     expect(await failure('turbo')).toBe(theirs);
     expect(theirs).toBe(img.layers[1]!.diffId);
+  });
+
+  it('a running container keeps its files while turbo-snapshotter is down and after it restarts from its store', async () => {
+    const c = containerd!;
+    await c.ctr(['image', 'pull', '--snapshotter', 'turbo', '--plain-http', baseRef]);
+    const expected = readFileSync(path.join(await img.unpackedRoot(1), 'etc/os-release'), 'utf8');
+    await c.ctr(['run', '-d', '--snapshotter', 'turbo', baseRef, 'long', 'sleep', '600']);
+    try {
+      const before = await domain!.walk();
+      await service!.close(1000);
+      await domain!.close();
+      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'down', 'long', 'cat', '/etc/os-release'])).toBe(expected);
+      domain = new OverlaySnapshotter(path.join(dir, 'root'));
+      service = await startSnapshotService(domain, path.join(dir, 'turbo.sock'));
+      expect(await domain.walk()).toEqual(before);
+      expect(before.some((i) => i.kind === 'ACTIVE' && i.name.endsWith('/long'))).toBe(true);
+      // containerd reconnects: Usage is answered by the restarted daemon.
+      expect(await c.ctr(['snapshots', '--snapshotter', 'turbo', 'usage'])).toMatch(/long/);
+      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'up', 'long', 'cat', '/etc/os-release'])).toBe(expected);
+    } finally {
+      await c.ctr(['tasks', 'kill', '-s', 'SIGKILL', 'long']).catch(() => undefined);
+      await c.ctr(['tasks', 'delete', '-f', 'long']).catch(() => undefined);
+      await c.ctr(['containers', 'rm', 'long']).catch(() => undefined);
+    }
   });
 });

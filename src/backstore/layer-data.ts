@@ -100,7 +100,7 @@ export class LayerData {
   async #load(i: number): Promise<Buffer> {
     const { index } = this.#o;
     const span = spanUncompressedRange(index, i);
-    for (let k = 1; k <= this.#o.readaheadSpans; k++) this.#o.fetcher.prefetch(i + k);
+    for (let k = 1; k <= this.#o.readaheadSpans; k++) void this.#o.fetcher.prefetch(i + k);
     const input = await this.#o.fetcher.fetch(i);
     const point = index.points[i]!;
     let result;

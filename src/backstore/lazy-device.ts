@@ -6,7 +6,9 @@ import type { DeviceBlockMap } from '../ext4/block-map.js';
 import type { BlockDevice } from '../format/block-device.js';
 import type { BackstoreMetrics } from './backstore-metrics.js';
 import { withDeadline } from './deadline.js';
+import { findSpan } from '../format/seek-index.js';
 import type { LayerData } from './layer-data.js';
+import type { TraceRecorder } from './read-trace.js';
 
 /** Facts about an opened image, for messages and `--json` output. */
 export interface LazyImageInfo {
@@ -24,6 +26,10 @@ export class LazyBlockDevice implements BlockDevice {
   readonly info: LazyImageInfo;
   readonly metrics: BackstoreMetrics;
   readonly layers: readonly LayerData[];
+  /** With a prefetch trace: settles when its spans are fetched. */
+  prefetchDone: Promise<void> | undefined;
+  /** When set, every read is recorded (see read-trace.ts). */
+  recorder: TraceRecorder | undefined;
   /** With background fetch: settles when every layer is local (rejects with the first download failure). */
   backgroundFetch: Promise<void> | undefined;
   readonly #map: DeviceBlockMap;
@@ -53,6 +59,7 @@ export class LazyBlockDevice implements BlockDevice {
       throw new ImageError('INVALID_ARGUMENT', 'read outside the device', { details: { offset, length, deviceBytes: this.sizeBytes } });
     }
     const t0 = performance.now();
+    this.recorder?.add(offset, length);
     try {
       const out = await withDeadline(this.#assemble(offset, length), this.#timeoutMs, () => ({ message: `device read did not complete within ${this.#timeoutMs} ms`, details: { offset, length } }));
       this.metrics.observeRead((performance.now() - t0) / 1000, length);
@@ -84,6 +91,25 @@ export class LazyBlockDevice implements BlockDevice {
     }
     await Promise.all(jobs);
     return out;
+  }
+
+  /**
+   * Fetches (compressed, into the disk cache or readahead memory) every span the device ranges need, in order;
+   * resolves when they are done (failures are ignored: a later read fetches again). Metadata and zeros need nothing.
+   */
+  async prefetch(ranges: readonly [number, number][]): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const [offset, length] of ranges) {
+      if (offset < 0 || offset + length > this.sizeBytes) continue;
+      for (const piece of this.#map.read(offset, length)) {
+        if (piece.kind !== 'tar') continue;
+        const layer = this.layers[piece.layer];
+        if (!layer || layer.index.identity) continue;
+        const pts = layer.index.points;
+        for (let i = findSpan(layer.index, piece.tarOffset); i < pts.length && pts[i]!.uncompressedOffset < piece.tarOffset + piece.length; i++) jobs.push(layer.fetcher.prefetch(i));
+      }
+    }
+    await Promise.all(jobs);
   }
 
   /** Releases the store and caches. Idempotent. */

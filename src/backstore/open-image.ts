@@ -28,6 +28,7 @@ import { selectEngine, type EngineChoice } from '../seek/engine-select.js';
 import { downloadLayer, RateLimiter } from './background-fetch.js';
 import { BackstoreMetrics } from './backstore-metrics.js';
 import { LayerData } from './layer-data.js';
+import { readReadTrace, TraceRecorder, writeReadTrace } from './read-trace.js';
 import { LazyBlockDevice } from './lazy-device.js';
 import { SpanDiskCache } from './span-disk-cache.js';
 import { SpanFetcher } from './span-fetcher.js';
@@ -50,6 +51,10 @@ export interface OpenLazyImageOptions {
   engine?: EngineChoice;
   /** Download whole layers in the background (rate in bytes/s, default unlimited), verify them, then serve from them. */
   backgroundFetch?: { bytesPerSecond?: number } | undefined;
+  /** Record the device ranges read and write them to this file (read trace v1) when the device closes. */
+  recordTrace?: string | undefined;
+  /** Fetch the spans of this read trace right after open (before they are read). */
+  prefetchTrace?: string | undefined;
   /** Close `store` (and indexStore) when the device closes. */
   closeStore?: boolean;
 }
@@ -144,6 +149,7 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
     await Promise.all(layers.map((l) => l.fetcher.close()));
     await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
     if (tempLayers) rmSync(tempLayers, { recursive: true, force: true });
+    if (options.recordTrace && device.recorder) await writeReadTrace(options.recordTrace, device.recorder.trace(imageDigest));
     if (!options.closeStore) return;
     // Range requests abandoned at their deadline may still be running (a trickling registry); do not wait for them.
     const stores = [store, ...(options.indexStore && options.indexStore !== store ? [options.indexStore] : [])];
@@ -154,6 +160,15 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   };
   const device = new LazyBlockDevice(map, layers, metrics, info, timeoutMs, onClose);
   device.backgroundFetch = background;
+  if (options.recordTrace) device.recorder = new TraceRecorder();
+  if (options.prefetchTrace) {
+    const trace = await readReadTrace(options.prefetchTrace);
+    if (trace.image !== imageDigest) {
+      await device.close();
+      throw new ImageError('FAILED_PRECONDITION', `the trace ${options.prefetchTrace} was recorded on image ${trace.image}, not ${imageDigest}`);
+    }
+    device.prefetchDone = device.prefetch(trace.ranges);
+  }
   return device;
 }
 

@@ -44,6 +44,8 @@ export class SpanFetcher {
   readonly #aheadRunning = new Set<number>();
   #scheduled = false;
   #local: Promise<FileHandle> | undefined;
+  /** Verified spans whose disk cache write is still running (served from here meanwhile). */
+  readonly #writing = new Map<number, Buffer>();
 
   constructor(options: SpanFetcherOptions) {
     this.#o = options;
@@ -86,7 +88,7 @@ export class SpanFetcher {
       this.#o.metrics.verificationFailures++;
       this.#local = undefined; // a damaged local copy: back to the registry
     }
-    const ahead = this.#ahead.get(i);
+    const ahead = this.#ahead.get(i) ?? this.#writing.get(i);
     if (ahead) return ahead;
     const cached = await this.#o.diskCache?.get(this.#key(i));
     if (cached) {
@@ -96,20 +98,19 @@ export class SpanFetcher {
     return new Promise<Buffer>((resolve, reject) => this.#enqueue({ span: i, resolve, reject }));
   }
 
-  /** Fetches span `i` in the background (into the disk cache, or the readahead memory) unless it is already local. */
-  prefetch(i: number): void {
-    if (this.#local || i >= this.#o.index.points.length || this.#aheadRunning.has(i) || this.#ahead.get(i)) return;
+  /** Fetches span `i` in the background (into the disk cache, or the readahead memory) unless it is already local; never rejects. */
+  prefetch(i: number): Promise<void> {
+    if (this.#local || i >= this.#o.index.points.length || this.#aheadRunning.has(i) || this.#ahead.get(i) || this.#writing.has(i)) return Promise.resolve();
     this.#aheadRunning.add(i);
-    const done = (): void => {
-      this.#aheadRunning.delete(i);
-    };
-    void (async () => {
+    return (async () => {
       if (await this.#o.diskCache?.get(this.#key(i))) return;
       const bytes = await new Promise<Buffer>((resolve, reject) => this.#enqueue({ span: i, resolve, reject }));
       if (!this.#o.diskCache) this.#ahead.set(i, bytes);
     })()
       .catch(() => undefined)
-      .finally(done);
+      .finally(() => {
+        this.#aheadRunning.delete(i);
+      });
   }
 
   #enqueue(w: Waiter): void {
@@ -192,7 +193,11 @@ export class SpanFetcher {
   }
 
   #accept(w: Waiter, bytes: Buffer): void {
-    void this.#o.diskCache?.put(this.#key(w.span), bytes);
+    const cache = this.#o.diskCache;
+    if (cache) {
+      this.#writing.set(w.span, bytes);
+      void cache.put(this.#key(w.span), bytes).finally(() => this.#writing.delete(w.span));
+    }
     w.resolve(bytes);
   }
 

@@ -236,4 +236,26 @@ describe('lazy backstore over an OCI layout', () => {
       await vol.close();
     }
   }, 180_000);
+
+  it('a recorded read trace, prefetched by the next run, makes the same reads need no request', async () => {
+    const trace = path.join(work, 'trace.json');
+    const picks = files.filter((_, i) => i % 151 === 7);
+    const first = await open({ cacheDir: null, recordTrace: trace });
+    for (const f of picks) await first.vol.readFile(f);
+    await first.vol.close();
+    const recorded = JSON.parse(readFileSync(trace, 'utf8')) as { version: number; image: string; ranges: [number, number][] };
+    expect(recorded.version).toBe(1);
+    expect(recorded.image).toBe(fx.debian.manifestDigest);
+    expect(recorded.ranges.length).toBeGreaterThan(0);
+    const second = await open({ cacheDir: path.join(work, 'trace-cache'), prefetchTrace: trace, readaheadSpans: 0 });
+    try {
+      await second.dev.prefetchDone;
+      const requests = second.dev.metrics.requests;
+      expect(requests).toBeGreaterThan(0);
+      for (const f of picks) expect((await second.vol.readFile(f)).equals(readFileSync(path.join(root, f))), f).toBe(true);
+      expect(second.dev.metrics.requests).toBe(requests);
+    } finally {
+      await second.vol.close();
+    }
+  }, 120_000);
 });

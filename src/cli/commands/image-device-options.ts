@@ -24,6 +24,8 @@ export interface ImageDeviceArgs extends CommonArgs {
   readahead: number;
   'background-fetch'?: boolean;
   'background-fetch-rate'?: string;
+  'record-trace'?: string;
+  'prefetch-trace'?: string;
 }
 
 /** Adds `<image-ref>` handling, the registry flags and the backstore flags. */
@@ -39,6 +41,8 @@ export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs>
     .option('read-timeout-ms', { type: 'number', default: DEFAULT_BACKSTORE_READ_TIMEOUT_MS, describe: 'a read that takes longer fails (TIMEOUT; EIO over NBD)' })
     .option('readahead', { type: 'number', default: DEFAULT_BACKSTORE_READAHEAD_SPANS, describe: 'spans fetched ahead of a missed one' })
     .option('background-fetch', { type: 'boolean', describe: 'download whole layers after open (digest-verified, into <cache-dir>/layers), then serve from them' })
+    .option('record-trace', { type: 'string', describe: 'write the device ranges read to this file (read trace v1) at exit' })
+    .option('prefetch-trace', { type: 'string', describe: 'fetch the spans of this read trace right after open' })
     .option('background-fetch-rate', { type: 'string', describe: 'limit the background fetch to this many bytes/s (e.g. 10MiB); default unlimited' }) as unknown as Argv<T & ImageDeviceArgs>;
 }
 
@@ -54,6 +58,8 @@ export function lazyImageOptions(argv: ImageDeviceArgs): OpenLazyImageOptions {
   if (!argv['disk-cache']) o.cacheDir = null;
   else if (argv['cache-dir'] !== undefined) o.cacheDir = argv['cache-dir'];
   if (argv.platform) o.platform = parsePlatform(argv.platform);
+  if (argv['record-trace']) o.recordTrace = argv['record-trace'];
+  if (argv['prefetch-trace']) o.prefetchTrace = argv['prefetch-trace'];
   if (argv['background-fetch']) o.backgroundFetch = argv['background-fetch-rate'] ? { bytesPerSecond: parseBytes(argv['background-fetch-rate'], '--background-fetch-rate') } : {};
   return o;
 }
@@ -100,6 +106,8 @@ export function forwardedImageArgs(argv: ImageDeviceArgs): string[] {
   flag('read-timeout-ms', argv['read-timeout-ms']);
   flag('readahead', argv.readahead);
   flag('background-fetch', argv['background-fetch']);
+  flag('record-trace', argv['record-trace']);
+  flag('prefetch-trace', argv['prefetch-trace']);
   flag('background-fetch-rate', argv['background-fetch-rate']);
   return out;
 }

@@ -115,8 +115,8 @@ export function decodeInode(raw: Uint8Array): Inode & { checksum: number; extraI
   const b = Buffer.from(raw.buffer, raw.byteOffset, INODE_SIZE);
   return {
     mode: b.readUInt16LE(0),
-    uid: b.readUInt16LE(0x02) | (b.readUInt16LE(0x78) << 16),
-    gid: b.readUInt16LE(0x18) | (b.readUInt16LE(0x7a) << 16),
+    uid: b.readUInt16LE(0x02) + b.readUInt16LE(0x78) * 0x10000,
+    gid: b.readUInt16LE(0x18) + b.readUInt16LE(0x7a) * 0x10000,
     size: b.readUInt32LE(0x04) + b.readUInt32LE(0x6c) * 2 ** 32,
     atime: getTime(b, 0x08, 0x8c),
     ctime: getTime(b, 0x0c, 0x84),

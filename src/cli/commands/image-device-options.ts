@@ -31,6 +31,7 @@ export interface ImageDeviceArgs extends CommonArgs {
 /** Adds `<image-ref>` handling, the registry flags and the backstore flags. */
 export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs> {
   return withCommonOptions(y)
+    .hide('ref')
     .positional('image-ref', { type: 'string', demandOption: true, describe: '[registry/]repository[:tag][@digest] or oci:<dir>[:<tag>] (indexed with turbo-index build)' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-platform image (default: this host)' })
     .option('index', { type: 'string', describe: 'OCI layout (oci:<dir>) holding the index when it was built with --output (default: the image\'s own store)' })

@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
       .parseAsync();
     const config = loadSnapshotterConfig(args.config, { root: args.root, address: args.address });
     mkdirSync(path.dirname(config.address), { recursive: true, mode: 0o700 });
-    const snapshotter = new OverlaySnapshotter(config.root);
+    // Lazy layers are served by `turbo-index serve-nbd` daemons started from the CLI next to this file (mounting needs root).
+    const snapshotter = new OverlaySnapshotter(config.root, { serveNbd: { command: [process.execPath, path.join(import.meta.dirname, 'main.js')] } });
     const service = await startSnapshotService(snapshotter, config.address);
     process.stderr.write(`turbo-snapshotter: serving ${config.address} (root ${config.root})\n`);
     const signal = await new Promise<string>((resolve) => {

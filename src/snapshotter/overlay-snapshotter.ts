@@ -2,7 +2,10 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ImageError } from '../errors.js';
+import { ChainMounts, type ServeNbdLauncher } from './chain-mounts.js';
 import { diskUsage } from './disk-usage.js';
+import { LazyCatalog } from './lazy-catalog.js';
+import { lazyLabels, lazyLayerOf, TARGET_SNAPSHOT_LABEL, type LazyLayer } from './lazy-layer.js';
 import { MetadataStore, type SnapshotRecord } from './metadata-store.js';
 import { parseSnapshotFilters } from './snapshot-filter.js';
 import type { SnapshotInfo, SnapshotKind, SnapshotMount, Snapshotter, SnapshotUsage } from './snapshot-types.js';
@@ -26,16 +29,30 @@ function publicInfo(rec: SnapshotRecord): SnapshotInfo {
   return { name: rec.name, parent: rec.parent, kind: rec.kind, createdAt: rec.createdAt, updatedAt: rec.updatedAt, labels: { ...rec.labels } };
 }
 
-/** containerd's overlayfs snapshotter, rooted at `root` (metadata.db and snapshots/). */
+/** Chain ID at the end of a target label (containerd's metadata layer may prefix it with `<namespace>/<id>/`). */
+const TARGET_CHAIN_ID = /(sha256:[0-9a-f]{64})$/;
+
+/** Options of OverlaySnapshotter. */
+export interface OverlaySnapshotterOptions {
+  /** How to start the serve-nbd daemon of lazy layers (without it, lazy snapshots cannot be mounted). */
+  serveNbd?: ServeNbdLauncher;
+}
+
+/** containerd's overlayfs snapshotter, rooted at `root` (metadata.db, snapshots/), plus lazily served indexed layers (lazy.db, lazy/). */
 export class OverlaySnapshotter implements Snapshotter {
   private readonly store: MetadataStore;
   private readonly snapshotsDir: string;
+  /** Lazy-layer catalog (chain ID -> indexed layer) and chain-mount records. */
+  readonly catalog: LazyCatalog;
+  private readonly chains: ChainMounts;
 
-  constructor(readonly root: string) {
+  constructor(readonly root: string, options: OverlaySnapshotterOptions = {}) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     this.snapshotsDir = path.join(root, 'snapshots');
     mkdirSync(this.snapshotsDir, { recursive: true, mode: 0o700 });
     this.store = new MetadataStore(path.join(root, 'metadata.db'));
+    this.catalog = new LazyCatalog(path.join(root, 'lazy.db'));
+    this.chains = new ChainMounts(path.join(root, 'lazy'), this.catalog, options.serveNbd);
   }
 
   /** Directory of snapshot `id`'s own tree (upperdir of active snapshots). */
@@ -48,11 +65,53 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async prepare(key: string, parent: string, labels: Record<string, string> = {}): Promise<SnapshotMount[]> {
-    return this.mountsOf(this.create('ACTIVE', key, parent, labels));
+    const target = labels[TARGET_SNAPSHOT_LABEL];
+    const layer = target === undefined ? undefined : this.discoverLazyLayer(target, labels);
+    if (target !== undefined && layer) {
+      this.createLazy(target, parent, labels, layer);
+      // containerd's remote-snapshotter protocol: the target exists, so the client skips download and unpack.
+      throw new ImageError('ALREADY_EXISTS', `snapshot ${JSON.stringify(target)} is served lazily from index ${layer.indexDigest}`, { details: { key, target, index: layer.indexDigest, layer: layer.layerIndex } });
+    }
+    return this.mountsOfNew(this.create('ACTIVE', key, parent, labels));
+  }
+
+  /** Mounts of a just-created snapshot; when they cannot be made (a lazy chain that fails to mount), the snapshot is removed again. */
+  private async mountsOfNew(rec: SnapshotRecord): Promise<SnapshotMount[]> {
+    try {
+      return await this.mountsOf(rec);
+    } catch (err) {
+      await this.remove(rec.name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Discovery of an indexed layer for target `target`: pinned labels, then the local catalog by chain ID; undefined means ordinary unpack. */
+  private discoverLazyLayer(target: string, labels: Record<string, string>): LazyLayer | undefined {
+    const pinned = lazyLayerOf(labels);
+    if (pinned) return pinned;
+    const chainId = TARGET_CHAIN_ID.exec(target)?.[1];
+    return chainId === undefined ? undefined : this.catalog.lookup(chainId);
+  }
+
+  /** Records committed snapshot `name` (parent `parent`) as served by `layer`; ALREADY_EXISTS when `name` exists. */
+  private createLazy(name: string, parent: string, labels: Record<string, string>, layer: LazyLayer): void {
+    validateLabels(labels);
+    this.store.transaction(() => {
+      if (this.store.find(name)) throw new ImageError('ALREADY_EXISTS', `snapshot ${JSON.stringify(name)} already exists`, { details: { key: name } });
+      const parentRec = parent === '' ? undefined : this.store.get(parent);
+      if (parentRec && parentRec.kind !== 'COMMITTED') throw new ImageError('INVALID_ARGUMENT', `parent ${JSON.stringify(parent)} is not a committed snapshot`, { details: { key: name, parent } });
+      const id = this.store.nextId();
+      rmSync(path.join(this.snapshotsDir, String(id)), { recursive: true, force: true });
+      mkdirSync(this.fsPath(id), { recursive: true, mode: 0o755 });
+      const own = { ...labels, ...lazyLabels(layer) };
+      delete own[TARGET_SNAPSHOT_LABEL];
+      const inserted = this.store.insert(name, parentRec?.id ?? null, 'COMMITTED', own, Date.now());
+      if (inserted !== id) throw new ImageError('INTERNAL', `snapshot id ${inserted} differs from the reserved id ${id}`);
+    });
   }
 
   async view(key: string, parent: string, labels: Record<string, string> = {}): Promise<SnapshotMount[]> {
-    return this.mountsOf(this.create('VIEW', key, parent, labels));
+    return this.mountsOfNew(this.create('VIEW', key, parent, labels));
   }
 
   private create(kind: SnapshotKind, key: string, parent: string, labels: Record<string, string>): SnapshotRecord {
@@ -83,8 +142,20 @@ export class OverlaySnapshotter implements Snapshotter {
     });
   }
 
-  private mountsOf(rec: SnapshotRecord): SnapshotMount[] {
+  private async mountsOf(rec: SnapshotRecord): Promise<SnapshotMount[]> {
     const parents = this.store.ancestorIds(rec.parentId);
+    const byId = new Map(parents.length === 0 ? [] : this.store.all().map((r) => [r.id, r] as const));
+    const lazyAt = parents.findIndex((id) => lazyLayerOf(byId.get(id)?.labels ?? {}) !== undefined);
+    if (lazyAt >= 0) {
+      // The nearest lazy ancestor's chain is one shared read-only ext4 mount; committed snapshots above it stay directories.
+      const chainDir = await this.chains.acquire(lazyLayerOf(byId.get(parents[lazyAt]!)!.labels)!, rec.id);
+      const lowers = [...parents.slice(0, lazyAt).map((id) => this.fsPath(id)), chainDir];
+      if (rec.kind === 'ACTIVE') {
+        return [{ type: 'overlay', source: 'overlay', options: [`workdir=${this.workPath(rec.id)}`, `upperdir=${this.fsPath(rec.id)}`, `lowerdir=${lowers.join(':')}`] }];
+      }
+      if (lowers.length === 1) return [{ type: 'bind', source: chainDir, options: ['ro', 'rbind'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`] }];
+    }
     if (parents.length === 0) {
       return [{ type: 'bind', source: this.fsPath(rec.id), options: [rec.kind === 'VIEW' ? 'ro' : 'rw', 'rbind'] }];
     }
@@ -130,8 +201,9 @@ export class OverlaySnapshotter implements Snapshotter {
       this.store.delete(rec.id);
       return rec.id;
     });
-    // After COMMIT: a crash here leaves an unreferenced directory that cleanup() removes.
+    // After COMMIT: a crash here leaves an unreferenced directory (and chain-mount use) that cleanup() removes.
     rmSync(path.join(this.snapshotsDir, String(id)), { recursive: true, force: true });
+    await this.chains.release(id);
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
@@ -175,7 +247,9 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async cleanup(): Promise<void> {
-    const live = new Set(this.store.all().map((r) => String(r.id)));
+    const ids = this.store.all().map((r) => r.id);
+    await this.chains.releaseUnused(new Set(ids));
+    const live = new Set(ids.map(String));
     for (const name of readdirSync(this.snapshotsDir)) {
       if (!live.has(name)) rmSync(path.join(this.snapshotsDir, name), { recursive: true, force: true });
     }
@@ -183,6 +257,7 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async close(): Promise<void> {
     this.store.close();
+    this.catalog.close();
   }
 
   /** True when snapshot directory `id` exists on disk (for crash-consistency checks). */

@@ -1,0 +1,158 @@
+// Shared read-only mounts of indexed images (needs root): one serve-nbd daemon + nbdfuse/loop (or kernel nbd) + ext4 per (index digest, chain position), refcounted.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+import { SERVE_NBD_READY_TIMEOUT_MS } from '../defaults.js';
+import { ImageError } from '../errors.js';
+import { loadMountState } from '../mount/mount-state.js';
+import { attacherFor, mountNbdExport, teardownMount } from '../mount/nbd-mount.js';
+import { nbdUri } from '../nbd/nbd-server.js';
+import type { LazyCatalog } from './lazy-catalog.js';
+import type { LazyLayer } from './lazy-layer.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How the snapshotter starts the NBD server daemon: `command... serve-nbd <image-ref> --socket <s> --pid-file <f> ...extraArgs`. */
+export interface ServeNbdLauncher {
+  /** argv prefix running turbo-index, e.g. [process.execPath, '<dist>/src/cli/main.js']. */
+  command: string[];
+  /** Extra serve-nbd flags (e.g. --cache-dir, --plain-http). */
+  extraArgs?: string[];
+}
+
+/** True while `pid` runs a serve-nbd (guards against a recycled pid). */
+function isServeProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve-nbd');
+  } catch {
+    return false;
+  }
+}
+
+async function stopServer(pid: number | null): Promise<void> {
+  if (pid === null || !isServeProcess(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && isServeProcess(pid); i++) await sleep(100);
+  if (isServeProcess(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** The chain mounts of one snapshotter root (<root>/lazy/<id>/{mnt,state,nbd.sock}), recorded in the lazy catalog database. */
+export class ChainMounts {
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly lazyDir: string,
+    private readonly catalog: LazyCatalog,
+    private readonly launcher: ServeNbdLauncher | undefined,
+  ) {}
+
+  /** Key of the mount serving chain position `layer.layerIndex` of `layer.indexDigest`. */
+  static keyOf(layer: LazyLayer): string {
+    return `${layer.indexDigest}/${layer.layerIndex}`;
+  }
+
+  private workDir(mountKey: string): string {
+    return path.join(this.lazyDir, createHash('sha256').update(mountKey).digest('hex').slice(0, 16));
+  }
+
+  /** Mount point of `layer`'s chain (mounted or not). */
+  mountPoint(layer: LazyLayer): string {
+    return path.join(this.workDir(ChainMounts.keyOf(layer)), 'mnt');
+  }
+
+  /** Makes sure `layer`'s chain is mounted (once; concurrent callers share the work), records `snapshotId` as a user, returns the mount point. */
+  async acquire(layer: LazyLayer, snapshotId: number): Promise<string> {
+    const key = ChainMounts.keyOf(layer);
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.ensure(layer).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    const dir = await p;
+    this.catalog.addUser(snapshotId, key);
+    return dir;
+  }
+
+  private async ensure(layer: LazyLayer): Promise<string> {
+    const key = ChainMounts.keyOf(layer);
+    const known = this.catalog.findMount(key);
+    const workDir = this.workDir(key);
+    const stateDir = path.join(workDir, 'state');
+    const dir = path.join(workDir, 'mnt');
+    // Re-adopt a mount made before a restart when its record and its server are still there.
+    if (known && (await loadMountState(stateDir, dir))?.mounted && known.serverPid !== null && isServeProcess(known.serverPid)) return dir;
+    if (known) await this.teardown(key);
+    if (layer.layerIndex !== layer.layerCount - 1) {
+      throw new ImageError('UNSUPPORTED', `lazy layer ${layer.layerIndex} of ${layer.layerCount} is not the top of its image: only whole-image chains can be mounted`, {
+        details: { index: layer.indexDigest, layer: layer.layerIndex },
+        hint: 'run a container of the image itself, or pull images that extend it without turbo-index pull',
+      });
+    }
+    if (!this.launcher) throw new ImageError('FAILED_PRECONDITION', 'this snapshotter has no serve-nbd launcher configured for lazy layers', { details: { index: layer.indexDigest } });
+    if (process.getuid?.() !== 0) throw new ImageError('PERMISSION_DENIED', 'mounting lazy layers needs root (loop devices, FUSE and mount(2))');
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const socket = path.join(workDir, 'nbd.sock');
+    const pid = await this.startServer(layer, workDir, socket);
+    try {
+      const kernelNbd = readdirSync('/dev').some((n) => /^nbd\d+$/.test(n));
+      await mountNbdExport(nbdUri({ kind: 'unix', socketPath: socket }, ''), dir, { stateDir, serverPid: pid, attacher: attacherFor(kernelNbd ? 'kernel-nbd' : 'nbdfuse-loop') });
+    } catch (err) {
+      await stopServer(pid);
+      throw err;
+    }
+    this.catalog.addMount({ mountKey: key, imageRef: layer.imageRef, indexDigest: layer.indexDigest, layerIndex: layer.layerIndex, dir, serverPid: pid });
+    return dir;
+  }
+
+  private async startServer(layer: LazyLayer, workDir: string, socket: string): Promise<number> {
+    const launcher = this.launcher!;
+    const pidFile = path.join(workDir, 'serve-nbd.pid');
+    const log = path.join(workDir, 'serve-nbd.log');
+    rmSync(pidFile, { force: true });
+    rmSync(socket, { force: true });
+    const fd = openSync(log, 'a');
+    const [exe, ...pre] = launcher.command;
+    const child = spawn(exe!, [...pre, 'serve-nbd', layer.imageRef, '--socket', socket, '--pid-file', pidFile, ...(launcher.extraArgs ?? [])], { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    child.unref();
+    const deadline = Date.now() + SERVE_NBD_READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (exited !== undefined) {
+        const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
+        throw new ImageError('UNAVAILABLE', `the NBD server of ${layer.imageRef} exited (status ${String(exited)}): ${tail}`, { details: { log } });
+      }
+      if (existsSync(pidFile)) return child.pid!;
+      await sleep(50);
+    }
+    await stopServer(child.pid!);
+    throw new ImageError('TIMEOUT', `the NBD server of ${layer.imageRef} did not start within ${SERVE_NBD_READY_TIMEOUT_MS} ms`, { details: { log } });
+  }
+
+  /** Drops `snapshotId`'s use; tears the chain mount down when nobody uses it any more. */
+  async release(snapshotId: number): Promise<void> {
+    const key = this.catalog.removeUser(snapshotId);
+    if (key !== undefined && this.catalog.users(key) === 0) await this.teardown(key);
+  }
+
+  /** Drops users whose snapshot is gone (`live` = existing snapshot ids) and tears down every unused chain mount. */
+  async releaseUnused(live: Set<number>): Promise<void> {
+    for (const id of this.catalog.userIds()) if (!live.has(id)) this.catalog.removeUser(id);
+    for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0) await this.teardown(m.mountKey);
+  }
+
+  /** Unmounts, detaches, stops the server and forgets the record; each step tolerates a missing part. */
+  private async teardown(mountKey: string): Promise<void> {
+    const rec = this.catalog.findMount(mountKey);
+    const workDir = this.workDir(mountKey);
+    const stateDir = path.join(workDir, 'state');
+    const state = await loadMountState(stateDir, path.join(workDir, 'mnt')).catch(() => undefined);
+    if (state) await teardownMount(state, { stateDir });
+    await stopServer(rec?.serverPid ?? state?.serverPid ?? null);
+    this.catalog.deleteMount(mountKey);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,135 @@
+// Indexed layers served lazily by the snapshotter (root): Prepare answers ALREADY_EXISTS, views and containers mount one shared read-only ext4 of the image.
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseReference, referenceTarget } from '../../src/format/oci/reference.js';
+import { openImageStore } from '../../src/registry/open-store.js';
+import { lazyLabels, TARGET_SNAPSHOT_LABEL } from '../../src/snapshotter/lazy-layer.js';
+import { resolveLazyImage, type ResolvedLazyImage } from '../../src/snapshotter/lazy-image-resolver.js';
+import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
+import { missingNeeds } from '../helpers/capabilities.js';
+import { mountsUnder } from '../helpers/containerd.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
+import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
+import { withMounts } from '../helpers/snapshot-mounts.js';
+import { makeTempDir } from '../helpers/tmpdir.js';
+import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
+
+/**
+ * Reads a file in a child process: the registry proxy runs in this process, so a blocking read here of a lazily served
+ * file would wait for a fetch this process can no longer answer.
+ */
+async function readInChild(file: string): Promise<Buffer> {
+  return (await promisify(execFile)('cat', [file], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
+}
+
+const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });
+
+/** Pids of running serve-nbd processes whose command line mentions `needle`. */
+function serveNbdPids(needle: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('serve-nbd') && argv.some((a) => a.includes(needle))) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
+  let dir: string;
+  let registry: RegistryServer | undefined;
+  let proxy: FaultProxy | undefined;
+  let sn: OverlaySnapshotter | undefined;
+  let img: DebianImage;
+  let resolved: ResolvedLazyImage;
+
+  beforeAll(async () => {
+    img = await debianImage();
+    dir = makeTempDir('turbo-oci-snaplazy-');
+    registry = await startRegistry();
+    const ref = await pushToRegistry({ ref: img.prefixRef(1) }, registry.url, 'test/lazy');
+    const built = await turboIndex(['build', ref, '--no-cache']);
+    expect(built.stderr).toBe('');
+    expect(built.status).toBe(0);
+    // The daemon reads through a proxy that logs every request, to count the layer bytes fetched.
+    proxy = await startFaultProxy(registry.host);
+    const viaProxy = parseReference(ref.replace(registry.host, proxy.host));
+    const store = await openImageStore(viaProxy);
+    try {
+      resolved = await resolveLazyImage(store, viaProxy, referenceTarget(viaProxy));
+    } finally {
+      await store.close();
+    }
+    sn = new OverlaySnapshotter(path.join(dir, 'root'), { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } });
+    sn.catalog.record(resolved.entries);
+  }, 600_000);
+
+  afterAll(async () => {
+    // After a failed test: drop the remaining containers and views, then Cleanup tears the unused chain mounts down.
+    for (const info of (await sn?.walk()) ?? []) if (info.kind !== 'COMMITTED') await sn!.remove(info.name);
+    await sn?.cleanup();
+    await sn?.close();
+    await proxy?.stop();
+    await registry?.stop();
+    if (dir) {
+      expect(mountsUnder(dir)).toEqual([]);
+      expect(serveNbdPids(dir)).toEqual([]);
+    }
+  });
+
+  it('Prepare of a catalogued layer answers ALREADY_EXISTS; a view and a container share one lazy mount, torn down with the last user', async () => {
+    const s = sn!;
+    expect(resolved.entries.length).toBe(1);
+    const chain = resolved.entries[0]!.chainId;
+    expect(chain).toBe(img.layers[0]!.diffId);
+    await expect(s.prepare(`default/1/extract-1 ${chain}`, '', { [TARGET_SNAPSHOT_LABEL]: chain })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect((await s.stat(chain)).labels).toEqual(lazyLabels(resolved.entries[0]!.layer));
+    proxy!.reset();
+
+    const expected = execFileSync('tar', ['-xOf', img.layers[0]!.uncompressedTarPath, 'usr/lib/os-release']);
+    expect(expected.length).toBeGreaterThan(50);
+    expect(expected.toString()).toContain("ID=debian");
+    const viewMounts = await s.view('v1', chain);
+    expect(viewMounts).toEqual([{ type: 'bind', source: expect.stringContaining(path.join(dir, 'root', 'lazy')), options: ['ro', 'rbind'] }]);
+    const seen = await withMounts(viewMounts, (d) => readInChild(path.join(d, 'etc/os-release')));
+    expect(seen.equals(expected)).toBe(true);
+
+    // A container on top: overlay over the same chain mount; writes land in its own upperdir.
+    const ctrMounts = await s.prepare('c1', chain);
+    expect(ctrMounts[0]!.options).toContain(`lowerdir=${viewMounts[0]!.source}`);
+    await withMounts(ctrMounts, async (d) => {
+      expect((await readInChild(path.join(d, 'etc/os-release'))).equals(expected)).toBe(true);
+      await promisify(execFile)('sh', ['-c', 'echo hello > "$1"', 'sh', path.join(d, 'etc/written')]);
+    });
+    const upper = ctrMounts[0]!.options.find((o) => o.startsWith('upperdir='))!.slice('upperdir='.length);
+    expect(readFileSync(path.join(upper, 'etc', 'written'), 'utf8')).toBe('hello\n');
+    expect(serveNbdPids(dir).length).toBe(1);
+    expect(mountsUnder(dir)).toContain(viewMounts[0]!.source);
+
+    // Bytes of the layer blob fetched: ranges only, far below the layer's size.
+    const layer = img.layers[0]!;
+    const fetched = proxy!.log
+      .filter((r) => r.method === 'GET' && r.path.includes(layer.digest))
+      .reduce((sum, r) => {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+        return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : layer.size);
+      }, 0);
+    process.stdout.write(`lazy view + container read ${fetched} of ${layer.size} compressed layer bytes\n`);
+    expect(fetched).toBeLessThan(layer.size / 4);
+
+    await s.remove('v1');
+    expect(mountsUnder(dir)).toContain(viewMounts[0]!.source);
+    await s.remove('c1');
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(serveNbdPids(dir)).toEqual([]);
+    await s.remove(chain);
+    expect(await s.walk()).toEqual([]);
+  }, 300_000);
+});

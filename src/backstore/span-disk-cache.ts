@@ -1,7 +1,7 @@
 // The persistent span cache: verified compressed span bytes as files (written temp + rename), bounded in size, LRU-evicted.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ImageError } from '../errors.js';
@@ -90,6 +90,11 @@ export class SpanDiskCache {
     this.#evict(0);
   }
 
+  /** Whether a file for `key` is recorded (not read nor verified: get() does that). */
+  has(key: SpanKey): boolean {
+    return this.#entries.has(this.#rel(key));
+  }
+
   /** The verified bytes of `key`, or undefined (absent, or damaged and now removed). */
   async get(key: SpanKey): Promise<Buffer | undefined> {
     const rel = this.#rel(key);
@@ -97,7 +102,7 @@ export class SpanDiskCache {
     if (!entry) return undefined;
     let bytes: Buffer;
     try {
-      bytes = await readFile(path.join(this.dir, rel));
+      bytes = await readUpTo(path.join(this.dir, rel), key.end - key.start + 1); // one byte more: a longer file is damaged too
     } catch {
       this.#forget(rel);
       return undefined;
@@ -153,5 +158,22 @@ export class SpanDiskCache {
       this.evictions++;
       void rm(path.join(this.dir, rel), { force: true });
     }
+  }
+}
+
+/** Up to `length` bytes from the start of `file` with positional reads into one buffer (shorter if the file is). */
+async function readUpTo(file: string, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(out, filled, length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === length ? out : out.subarray(0, filled);
+  } finally {
+    await handle.close();
   }
 }

@@ -79,7 +79,7 @@ export class SpanFetcher {
   async fetch(i: number): Promise<Buffer> {
     if (this.#local) {
       const { start, end } = spanCompressedRange(this.#o.index, i);
-      const buf = Buffer.alloc(end - start);
+      const buf = Buffer.allocUnsafe(end - start);
       const { bytesRead } = await (await this.#local).read(buf, 0, buf.length, start);
       if (bytesRead === buf.length && this.#verified(i, buf)) {
         this.#o.metrics.localReads++;
@@ -103,7 +103,7 @@ export class SpanFetcher {
     if (this.#local || i >= this.#o.index.points.length || this.#aheadRunning.has(i) || this.#ahead.get(i) || this.#writing.has(i)) return Promise.resolve();
     this.#aheadRunning.add(i);
     return (async () => {
-      if (await this.#o.diskCache?.get(this.#key(i))) return;
+      if (this.#o.diskCache?.has(this.#key(i))) return; // presence only: reading and hashing it here would compete with foreground reads
       const bytes = await new Promise<Buffer>((resolve, reject) => this.#enqueue({ span: i, resolve, reject }));
       if (!this.#o.diskCache) this.#ahead.set(i, bytes);
     })()
@@ -161,7 +161,7 @@ export class SpanFetcher {
       const r = spanCompressedRange(this.#o.index, w.span);
       const piece = bytes.subarray(r.start - first.start, r.end - first.start);
       if (piece.length === r.end - r.start && this.#verified(w.span, piece)) {
-        this.#accept(w, Buffer.from(piece));
+        this.#accept(w, piece.length === bytes.length ? piece : Buffer.from(piece)); // a copy only when other spans share the response
         continue;
       }
       this.#o.metrics.verificationFailures++;

@@ -30,6 +30,14 @@ export class ByteLru<K> {
     return v;
   }
 
+  /** Drops `key` if held. */
+  delete(key: K): void {
+    const old = this.#map.get(key);
+    if (old === undefined) return;
+    this.#map.delete(key);
+    this.#bytes -= old.length;
+  }
+
   /** Stores `value`, evicting the least recently used entries beyond the budget; values over budget are not kept. */
   set(key: K, value: Buffer): void {
     const old = this.#map.get(key);

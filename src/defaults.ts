@@ -129,9 +129,6 @@ export const INDEX_REUSE_MAX_TAGS = 32;
 /** Largest tag list `turbo-index build` reads while looking for reusable indexes: 4 MiB is ~50k tags. */
 export const MAX_TAG_LIST_BYTES = 4 * 1024 * 1024;
 
-/** Output chunk of the node:zlib gunzip that feeds the tar scan during a build: 256 KiB keeps the scanner's per-chunk overhead low. */
-export const BUILD_GUNZIP_CHUNK_BYTES = 256 * 1024;
-
 /** Time an interrupted (Ctrl-C) command gets to unwind before it exits anyway: a request stuck in registry retries does not see the abort. */
 export const INTERRUPT_GRACE_MS = 2000;
 

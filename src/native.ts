@@ -42,6 +42,29 @@ export interface NativeIndexer {
   destroy(): void;
 }
 
+/** Options of createIndexer. */
+export interface NativeIndexerOptions {
+  /** push() also resolves with the uncompressed bytes the chunk produced (default false). */
+  emitOutput?: boolean;
+}
+
+/** What push() resolves with when the indexer was created with emitOutput. */
+export interface NativePushResult {
+  points: NativeSeekPoint[];
+  /** The uncompressed bytes this chunk produced, in stream order (owned by the caller; may be empty). */
+  output: Buffer;
+}
+
+/** A one-pass gzip indexer that also hands out the uncompressed stream (createIndexer with emitOutput: true). */
+export interface NativeOutputIndexer {
+  /** Inflates the next chunk and resolves with its points and output; await each push before the next. */
+  push(chunk: Uint8Array): Promise<NativePushResult>;
+  /** Ends the input: TRUNCATED when it stops inside a member; releases the zlib state. */
+  finish(): Promise<NativeIndexSummary>;
+  /** Abandons the indexer and frees its memory (idempotent; safe while a push runs). */
+  destroy(): void;
+}
+
 /** Arguments of inflateFrom: raw deflate from a seek point. */
 export interface NativeInflateArgs {
   /** Compressed bytes starting at byte (compressedBitOffset >> 3) of the point. */
@@ -70,7 +93,9 @@ export interface NativeBinding {
   /** zlibVersion() of the zlib the addon is bound to (Node's own). */
   zlibVersion: string;
   /** A new indexer emitting a point at least every `spanBytes` uncompressed bytes (integer >= 1). */
-  createIndexer(spanBytes: number): NativeIndexer;
+  createIndexer(spanBytes: number, options?: NativeIndexerOptions & { emitOutput?: false }): NativeIndexer;
+  /** The same indexer whose push() also resolves with the uncompressed bytes. */
+  createIndexer(spanBytes: number, options: NativeIndexerOptions & { emitOutput: true }): NativeOutputIndexer;
   /** Inflates from a seek point on the thread pool. */
   inflateFrom(args: NativeInflateArgs): Promise<NativeInflateResult>;
   /** Same as inflateFrom on the calling thread (small reads, tests). */
@@ -78,14 +103,14 @@ export interface NativeBinding {
 }
 
 interface RawIndexer {
-  push(chunk: Uint8Array): Promise<NativeSeekPoint[]>;
+  push(chunk: Uint8Array): Promise<NativeSeekPoint[] | NativePushResult>;
   finish(): Promise<NativeIndexSummary>;
   destroy(): void;
 }
 
 interface RawBinding {
   zlibVersion: string;
-  createIndexer(span: number): RawIndexer;
+  createIndexer(span: number, emitOutput: boolean): RawIndexer;
   inflateFrom(input: Uint8Array, firstBit: number, window: Uint8Array, skip: number, out: number): Promise<NativeInflateResult>;
   inflateFromSync(input: Uint8Array, firstBit: number, window: Uint8Array, skip: number, out: number): NativeInflateResult;
 }
@@ -126,13 +151,17 @@ function checkInflateArgs(a: NativeInflateArgs): void {
   if (a.outBytes > constants.MAX_LENGTH) throw invalid(`outBytes ${a.outBytes} exceeds the largest Buffer (${constants.MAX_LENGTH} bytes)`);
 }
 
-function wrapIndexer(raw: RawIndexer): NativeIndexer {
+function wrapIndexer<T extends NativeSeekPoint[] | NativePushResult>(raw: RawIndexer): {
+  push(chunk: Uint8Array): Promise<T>;
+  finish(): Promise<NativeIndexSummary>;
+  destroy(): void;
+} {
   return {
     async push(chunk) {
       const site = new Error();
       if (!(chunk instanceof Uint8Array)) throw invalid('push() takes a Buffer or Uint8Array');
       try {
-        return await raw.push(chunk);
+        return (await raw.push(chunk)) as T;
       } catch (err) {
         throw nativeError(err, site);
       }
@@ -154,9 +183,12 @@ function wrapIndexer(raw: RawIndexer): NativeIndexer {
 function wrap(raw: RawBinding): NativeBinding {
   return {
     zlibVersion: raw.zlibVersion,
-    createIndexer(spanBytes) {
+    createIndexer(spanBytes: number, options?: NativeIndexerOptions): NativeIndexer & NativeOutputIndexer {
       if (!Number.isSafeInteger(spanBytes) || spanBytes < 1) throw invalid(`span must be a positive integer, got ${String(spanBytes)}`);
-      return wrapIndexer(raw.createIndexer(spanBytes));
+      const emitOutput = options?.emitOutput ?? false;
+      if (typeof emitOutput !== 'boolean') throw invalid(`emitOutput must be a boolean, got ${String(emitOutput)}`);
+      // One object serves both overloads: push() resolves with points, or with { points, output } under emitOutput.
+      return wrapIndexer<never>(raw.createIndexer(spanBytes, emitOutput));
     },
     async inflateFrom(a) {
       const site = new Error();

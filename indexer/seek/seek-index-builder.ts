@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { MIN_SPAN_BYTES, WINDOW_BYTES, WINDOW_ZSTD_LEVEL } from '../../src/defaults.js';
 import { ImageError } from '../../src/errors.js';
 import type { SeekIndex } from '../../src/format/seek-index.js';
-import type { EngineIndexer, EngineSeekPoint, InflateEngine } from '../../src/seek/inflate-engine.js';
+import type { EngineIndexSummary, EngineSeekPoint, InflateEngine } from '../../src/seek/inflate-engine.js';
 import { PointAssembler } from './point-assembler.js';
 
 /** Options of buildSeekIndex. */
@@ -15,6 +15,17 @@ export interface BuildSeekIndexOptions {
   engine: InflateEngine;
   /** zstd level for the stored windows (default WINDOW_ZSTD_LEVEL). */
   windowLevel?: number;
+  /**
+   * Receives the layer's uncompressed bytes in stream order, from the same inflate that finds the points (for a
+   * plain layer: the input chunks themselves). Awaited before the next delivery; a throw fails the build.
+   */
+  onUncompressed?: (chunk: Buffer) => void | Promise<void>;
+}
+
+/** One engine push's outcome: its points and, when onUncompressed is set, its uncompressed bytes. */
+interface Pushed {
+  points: EngineSeekPoint[];
+  output?: Buffer;
 }
 
 /** True when the first bytes are the gzip magic (RFC 1952 §2.3.1: ID1 0x1f, ID2 0x8b). */
@@ -28,7 +39,7 @@ function looksLikeGzip(head: Buffer): boolean {
  * engine runs on a worker thread, so hashing overlaps it). Errors: CORRUPT/TRUNCATED with details.offset.
  */
 export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: BuildSeekIndexOptions): Promise<SeekIndex> {
-  const { spanBytes, engine } = options;
+  const { spanBytes, engine, onUncompressed } = options;
   const windowLevel = options.windowLevel ?? WINDOW_ZSTD_LEVEL;
   if (!Number.isSafeInteger(spanBytes) || spanBytes < MIN_SPAN_BYTES || spanBytes > 0xffffffff) {
     throw new ImageError('INVALID_ARGUMENT', `span must be an integer between ${MIN_SPAN_BYTES} and 4 GiB - 1`, { details: { spanBytes } });
@@ -37,32 +48,49 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
   const assembler = new PointAssembler(windowLevel);
   let total = 0;
   let head: Buffer | undefined = Buffer.alloc(0);
-  let indexer: EngineIndexer | undefined;
+  let indexer: { finish(): Promise<EngineIndexSummary>; destroy(): void } | undefined;
+  let push: ((chunk: Buffer) => Promise<Pushed>) | undefined;
   let identity = false;
+  const startIndexer = (): void => {
+    if (onUncompressed) {
+      const ix = engine.createIndexer(spanBytes, { emitOutput: true });
+      indexer = ix;
+      push = (chunk) => ix.push(chunk);
+    } else {
+      const ix = engine.createIndexer(spanBytes);
+      indexer = ix;
+      push = async (chunk) => ({ points: await ix.push(chunk) });
+    }
+  };
+  const deliver = async (pushed: Pushed): Promise<void> => {
+    for (const p of pushed.points) assembler.addPoint(p);
+    if (onUncompressed && pushed.output && pushed.output.length > 0) await onUncompressed(pushed.output);
+  };
 
   // Pipeline: the engine inflates chunk k (on a worker thread for the native engine) while this thread
-  // digests the points of chunk k-1 (zstd windows, span sha256) and hashes chunk k.
-  let inflight: Promise<EngineSeekPoint[]> | undefined;
+  // digests the points and output of chunk k-1 (zstd windows, span sha256, onUncompressed) and hashes chunk k.
+  let inflight: Promise<Pushed> | undefined;
   const drain = async (): Promise<void> => {
     if (!inflight) return;
-    const points = await inflight;
+    const pushed = await inflight;
     inflight = undefined;
-    for (const p of points) assembler.addPoint(p);
+    await deliver(pushed);
   };
   const feed = async (chunk: Buffer): Promise<void> => {
     if (identity) {
       layerHash.update(chunk);
+      await onUncompressed?.(chunk);
       return;
     }
     const previous = inflight;
     inflight = undefined;
-    const earlier = previous ? await previous : [];
-    inflight = indexer!.push(chunk);
+    const earlier = previous ? await previous : undefined;
+    inflight = push!(chunk);
     // Mark as handled now: it is awaited only after the next chunk arrives.
     inflight.catch(() => undefined);
     assembler.appendBytes(chunk);
-    for (const p of earlier) assembler.addPoint(p);
     layerHash.update(chunk);
+    if (earlier) await deliver(earlier);
   };
 
   try {
@@ -74,7 +102,7 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
         head = Buffer.concat([head, chunk]);
         if (head.length < 2) continue;
         identity = !looksLikeGzip(head);
-        if (!identity) indexer = engine.createIndexer(spanBytes);
+        if (!identity) startIndexer();
         const first = head;
         head = undefined;
         await feed(first);
@@ -85,6 +113,7 @@ export async function buildSeekIndex(chunks: AsyncIterable<Buffer>, options: Bui
     if (head !== undefined) {
       identity = true;
       layerHash.update(head);
+      if (head.length > 0) await onUncompressed?.(head);
     }
     const layerSha256 = layerHash.digest();
     if (identity) {

@@ -76,7 +76,7 @@ void GzipIndexer::AddPoint(std::vector<SeekPoint>& points, int unusedBits, bool 
 
 // Runs inflate over data[pos..length) until the input is used up or the member ends.
 bool GzipIndexer::InflateSome(const uint8_t* data, size_t length, size_t& pos, std::vector<SeekPoint>& points,
-                              Failure& failure) {
+                              Failure& failure, std::vector<uint8_t>* output) {
   for (;;) {
     if (have_ == out_.size()) {
       std::memmove(out_.data(), out_.data() + have_ - kWindowBytes, kWindowBytes);
@@ -93,6 +93,7 @@ bool GzipIndexer::InflateSome(const uint8_t* data, size_t length, size_t& pos, s
     pos += consumed;
     totalIn_ += consumed;
     totalOut_ += produced;
+    if (output != nullptr && produced > 0) output->insert(output->end(), out_.data() + have_, out_.data() + have_ + produced);
     have_ += produced;
     if (ret == Z_STREAM_END) {
       members_++;
@@ -122,13 +123,15 @@ bool GzipIndexer::InflateSome(const uint8_t* data, size_t length, size_t& pos, s
   }
 }
 
-bool GzipIndexer::Push(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure) {
-  bool ok = PushImpl(data, length, points, failure);
+bool GzipIndexer::Push(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure,
+                       std::vector<uint8_t>* output) {
+  bool ok = PushImpl(data, length, points, failure, output);
   if (!ok && phase_ == Phase::kFailed) Release();  // a failed indexer keeps no zlib state or buffers
   return ok;
 }
 
-bool GzipIndexer::PushImpl(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure) {
+bool GzipIndexer::PushImpl(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure,
+                           std::vector<uint8_t>* output) {
   if (phase_ == Phase::kFailed) {
     failure.Set("FAILED_PRECONDITION", "the indexer failed earlier; create a new one");
     return false;
@@ -141,7 +144,7 @@ bool GzipIndexer::PushImpl(const uint8_t* data, size_t length, std::vector<SeekP
   while (pos < length) {
     switch (phase_) {
       case Phase::kInMember:
-        if (!InflateSome(data, length, pos, points, failure)) return false;
+        if (!InflateSome(data, length, pos, points, failure, output)) return false;
         break;
       case Phase::kExpectFirstMember:
       case Phase::kAfterMember: {

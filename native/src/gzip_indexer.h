@@ -46,8 +46,10 @@ class GzipIndexer {
   GzipIndexer(const GzipIndexer&) = delete;
   GzipIndexer& operator=(const GzipIndexer&) = delete;
 
-  // Consumes the next chunk of compressed bytes and appends the points found to `points`.
-  bool Push(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure);
+  // Consumes the next chunk of compressed bytes and appends the points found to `points`; when `output` is
+  // not null, also appends the uncompressed bytes this chunk produced (copied out before the buffer slides).
+  bool Push(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure,
+            std::vector<uint8_t>* output = nullptr);
   // Declares the end of input; TRUNCATED when it falls inside a member. Releases the zlib state.
   bool Finish(IndexSummary& summary, Failure& failure);
   // Frees zlib state and buffers (idempotent).
@@ -56,8 +58,10 @@ class GzipIndexer {
  private:
   enum class Phase { kExpectFirstMember, kInMember, kAfterMember, kZeroPadding, kFailed, kDone };
 
-  bool PushImpl(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure);
-  bool InflateSome(const uint8_t* data, size_t length, size_t& pos, std::vector<SeekPoint>& points, Failure& failure);
+  bool PushImpl(const uint8_t* data, size_t length, std::vector<SeekPoint>& points, Failure& failure,
+                std::vector<uint8_t>* output);
+  bool InflateSome(const uint8_t* data, size_t length, size_t& pos, std::vector<SeekPoint>& points, Failure& failure,
+                   std::vector<uint8_t>* output);
   void AddPoint(std::vector<SeekPoint>& points, int unusedBits, bool memberStart);
   bool StartMember(Failure& failure);
 

@@ -22,7 +22,10 @@ Napi::Object PointToJs(Napi::Env env, const SeekPoint& p) {
 
 }  // namespace
 
-// Inflates one chunk on a worker thread; resolves with the points found.
+// Expected inflate ratio used to size the output vector of a push up front (it still grows when exceeded).
+constexpr size_t kOutputReserveFactor = 4;
+
+// Inflates one chunk on a worker thread; resolves with the points found (and, with emitOutput, its output).
 class PushWorker : public Napi::AsyncWorker {
  public:
   PushWorker(Napi::Env env, IndexerObject* owner, Napi::Object self, Napi::Uint8Array chunk)
@@ -34,12 +37,14 @@ class PushWorker : public Napi::AsyncWorker {
         length_(chunk.ByteLength()) {
     self_ = Napi::Persistent(self);
     chunk_ = Napi::Persistent(chunk);
+    if (owner->emitOutput_) output_ = std::make_unique<std::vector<uint8_t>>();
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    if (!core_->Push(data_, length_, points_, failure_)) SetError(failure_.message);
+    if (output_) output_->reserve(length_ * kOutputReserveFactor);
+    if (!core_->Push(data_, length_, points_, failure_, output_.get())) SetError(failure_.message);
   }
 
   void OnOK() override {
@@ -47,7 +52,14 @@ class PushWorker : public Napi::AsyncWorker {
     owner_->WorkDone();
     Napi::Array arr = Napi::Array::New(env, points_.size());
     for (size_t i = 0; i < points_.size(); i++) arr.Set(static_cast<uint32_t>(i), PointToJs(env, points_[i]));
-    deferred_.Resolve(arr);
+    if (!output_) {
+      deferred_.Resolve(arr);
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("points", arr);
+    result.Set("output", OutputToJs(env));
+    deferred_.Resolve(result);
   }
 
   void OnError(const Napi::Error&) override {
@@ -64,7 +76,16 @@ class PushWorker : public Napi::AsyncWorker {
   Napi::ObjectReference self_;                // keeps the indexer alive while the worker runs
   Napi::Reference<Napi::Uint8Array> chunk_;   // keeps the chunk's memory alive while the worker runs
   std::vector<SeekPoint> points_;
+  std::unique_ptr<std::vector<uint8_t>> output_;  // null unless the indexer was created with emitOutput
   Failure failure_;
+
+  // Hands the output vector to a Buffer without copying; the Buffer's finalizer frees it.
+  Napi::Buffer<uint8_t> OutputToJs(Napi::Env env) {
+    if (output_->empty()) return Napi::Buffer<uint8_t>::New(env, 0);
+    std::vector<uint8_t>* vec = output_.release();
+    return Napi::Buffer<uint8_t>::New(
+        env, vec->data(), vec->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, vec);
+  }
 };
 
 // Declares the end of input on a worker thread; resolves with the summary.
@@ -122,6 +143,10 @@ IndexerObject::IndexerObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   double span = info[0].As<Napi::Number>().DoubleValue();
   if (!(span >= 1 && span <= 9007199254740991.0) || span != static_cast<double>(static_cast<uint64_t>(span))) {
     throw MakeJsError(env, "INVALID_ARGUMENT", "span must be a positive integer");
+  }
+  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    if (!info[1].IsBoolean()) throw MakeJsError(env, "INVALID_ARGUMENT", "emitOutput must be a boolean");
+    emitOutput_ = info[1].As<Napi::Boolean>().Value();
   }
   core_ = std::make_unique<GzipIndexer>(static_cast<uint64_t>(span));
 }

@@ -28,6 +28,7 @@ class IndexerObject : public Napi::ObjectWrap<IndexerObject> {
   bool busy_ = false;        // a push/finish worker is running
   bool destroyed_ = false;   // destroy() called or finish() done: no more work accepted
   bool releaseWhenIdle_ = false;
+  bool emitOutput_ = false;  // push() also resolves with the uncompressed bytes of the chunk
 
   friend class PushWorker;
   friend class FinishWorker;

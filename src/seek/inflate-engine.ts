@@ -35,6 +35,30 @@ export interface EngineIndexer {
   destroy(): void;
 }
 
+/** What an output-emitting indexer's push resolves to. */
+export interface EnginePushResult {
+  /** The points completed so far. */
+  points: EngineSeekPoint[];
+  /** The uncompressed bytes this chunk produced, in stream order (may be empty). */
+  output: Buffer;
+}
+
+/** An EngineIndexer whose push also hands out the uncompressed bytes (createIndexer with emitOutput: true). */
+export interface EngineOutputIndexer {
+  /** Consumes the next chunk (calls are sequential); resolves to its points and uncompressed output. */
+  push(chunk: Buffer): Promise<EnginePushResult>;
+  /** Declares the end of input; TRUNCATED when it ends inside a member. */
+  finish(): Promise<EngineIndexSummary>;
+  /** Releases resources (idempotent). */
+  destroy(): void;
+}
+
+/** Options of InflateEngine.createIndexer. */
+export interface EngineIndexerOptions {
+  /** push() also resolves with the uncompressed bytes (default false). */
+  emitOutput?: boolean;
+}
+
 /** Arguments of one raw inflate from a seek point. */
 export interface InflateFromArgs {
   /** Compressed bytes starting at byte (bit >> 3) of the point. */
@@ -64,7 +88,9 @@ export interface InflateEngine {
   /** 'native' or 'pako'. */
   readonly name: string;
   /** Starts a point finder for gzip bytes with the given span. */
-  createIndexer(spanBytes: number): EngineIndexer;
+  createIndexer(spanBytes: number, options?: EngineIndexerOptions & { emitOutput?: false }): EngineIndexer;
+  /** Starts a point finder that also hands out the uncompressed bytes. */
+  createIndexer(spanBytes: number, options: EngineIndexerOptions & { emitOutput: true }): EngineOutputIndexer;
   /** Raw inflate from a point. */
   inflateFrom(args: InflateFromArgs): Promise<InflateFromResult>;
 }

@@ -2,8 +2,8 @@
 import { ZStream, Z_BUF_ERROR, Z_OK, Z_STREAM_END, Z_SYNC_FLUSH, zlibInflate, zlibInflateEnd, zlibInflateInit2, zlibInflateSetDictionary } from 'pako';
 
 import { ImageError } from '../errors.js';
-import type { InflateEngine, InflateFromArgs, InflateFromResult } from './inflate-engine.js';
-import { PakoIndexer } from './pako-indexer.js';
+import type { EngineIndexer, EngineIndexerOptions, EngineOutputIndexer, InflateEngine, InflateFromArgs, InflateFromResult } from './inflate-engine.js';
+import { PakoIndexer, PakoOutputIndexer } from './pako-indexer.js';
 
 /** Raw deflate (RFC 1951), 32 KiB window. */
 const RAW_WINDOW_BITS = -15;
@@ -59,7 +59,8 @@ export function pakoInflateFrom(args: InflateFromArgs): InflateFromResult {
 /** The pako engine: always available, about 3x slower than the native addon. */
 export const pakoEngine: InflateEngine = {
   name: 'pako',
-  createIndexer: (spanBytes) => new PakoIndexer(spanBytes),
+  createIndexer: ((spanBytes: number, options?: EngineIndexerOptions): EngineIndexer | EngineOutputIndexer =>
+    options?.emitOutput ? new PakoOutputIndexer(spanBytes) : new PakoIndexer(spanBytes)) as InflateEngine['createIndexer'],
   inflateFrom: (args) => {
     try {
       return Promise.resolve(pakoInflateFrom(args));

@@ -3,7 +3,7 @@ import { ZStream, Z_BLOCK, Z_BUF_ERROR, Z_OK, Z_STREAM_END, zlibInflateEnd, zlib
 
 import { WINDOW_BYTES } from '../defaults.js';
 import { ImageError } from '../errors.js';
-import type { EngineIndexer, EngineIndexSummary, EngineSeekPoint } from './inflate-engine.js';
+import type { EngineIndexer, EngineIndexSummary, EngineOutputIndexer, EnginePushResult, EngineSeekPoint } from './inflate-engine.js';
 
 /** Output buffer beyond the kept window: large so inflate runs long stretches between slides. */
 const OUT_CHUNK_BYTES = 512 * 1024;
@@ -27,6 +27,8 @@ export class PakoIndexer implements EngineIndexer {
   #zeroBytes = 0;
   #out = new Uint8Array(WINDOW_BYTES + OUT_CHUNK_BYTES);
   #have = 0;
+  /** Copies of the output produced by the running pushSyncWithOutput, undefined otherwise. */
+  #pieces: Buffer[] | undefined;
 
   constructor(spanBytes: number) {
     this.#span = Math.max(1, spanBytes);
@@ -74,6 +76,18 @@ export class PakoIndexer implements EngineIndexer {
       }
     }
     return points;
+  }
+
+  /** pushSync that also returns the uncompressed bytes the chunk produced (copied before the buffer slides). */
+  pushSyncWithOutput(chunk: Buffer): EnginePushResult {
+    const pieces: Buffer[] = [];
+    this.#pieces = pieces;
+    try {
+      const points = this.pushSync(chunk);
+      return { points, output: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces) };
+    } finally {
+      this.#pieces = undefined;
+    }
   }
 
   /** Declares the end of input. */
@@ -151,6 +165,7 @@ export class PakoIndexer implements EngineIndexer {
       const produced = strm.next_out - this.#have;
       this.#totalIn += consumed;
       this.#totalOut += produced;
+      if (this.#pieces && produced > 0) this.#pieces.push(Buffer.from(this.#out.subarray(this.#have, this.#have + produced)));
       this.#have += produced;
       if (ret === Z_STREAM_END) {
         this.#members++;
@@ -183,6 +198,34 @@ export class PakoIndexer implements EngineIndexer {
     });
     this.#lastPointOut = this.#totalOut;
     this.#pointInMember = true;
+  }
+}
+
+/** A PakoIndexer whose push also resolves with the uncompressed bytes of each chunk. */
+export class PakoOutputIndexer implements EngineOutputIndexer {
+  readonly #inner: PakoIndexer;
+
+  constructor(spanBytes: number) {
+    this.#inner = new PakoIndexer(spanBytes);
+  }
+
+  /** Consumes the next chunk; resolves to its points and output. */
+  push(chunk: Buffer): Promise<EnginePushResult> {
+    try {
+      return Promise.resolve(this.#inner.pushSyncWithOutput(chunk));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Declares the end of input. */
+  finish(): Promise<EngineIndexSummary> {
+    return this.#inner.finish();
+  }
+
+  /** Frees the inflate state. */
+  destroy(): void {
+    this.#inner.destroy();
   }
 }
 

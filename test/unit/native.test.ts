@@ -139,6 +139,20 @@ async function index(n: NativeBinding, gz: Buffer, chunk: number, span: number) 
   return { points, summary };
 }
 
+async function indexWithOutput(n: NativeBinding, gz: Buffer, chunk: number, span: number) {
+  const ix = n.createIndexer(span, { emitOutput: true });
+  const points: NativeSeekPoint[] = [];
+  const output: Buffer[] = [];
+  for (let i = 0; i < gz.length; i += chunk) {
+    const r = await ix.push(gz.subarray(i, i + chunk));
+    expect(Buffer.isBuffer(r.output)).toBe(true);
+    points.push(...r.points);
+    output.push(r.output);
+  }
+  const summary = await ix.finish();
+  return { points, summary, output: Buffer.concat(output) };
+}
+
 function fingerprint(points: NativeSeekPoint[]): string[] {
   return points.map((p) => `${p.uncompressedOffset}:${p.compressedBitOffset}:${p.memberStart}:${createHash('sha256').update(p.window).digest('hex')}`);
 }
@@ -205,6 +219,18 @@ describe.skipIf(skipReason !== undefined)('native zlib addon', () => {
         const other = await index(n, c.gz, chunk, span);
         expect(fingerprint(other.points), `chunk ${chunk}`).toEqual(fingerprint(points));
         expect(other.summary).toEqual(whole.summary);
+      }
+    });
+
+    it('emitOutput: push also yields the uncompressed bytes, equal to the original, with the same points', async () => {
+      const plain = await index(n, c.gz, c.gz.length || 1, span);
+      const chunkings = [c.gz.length || 1, 64 * 1024, ...(c.gz.length <= 400 * 1024 ? [7] : []), ...(c.gz.length <= 32 * 1024 ? [1] : [])];
+      for (const chunk of chunkings) {
+        const r = await indexWithOutput(n, c.gz, chunk, span);
+        expect(r.output.length, `chunk ${chunk}`).toBe(c.raw.length);
+        expect(r.output.equals(c.raw), `chunk ${chunk}`).toBe(true);
+        expect(fingerprint(r.points), `chunk ${chunk}`).toEqual(fingerprint(plain.points));
+        expect(r.summary).toEqual(plain.summary);
       }
     });
 
@@ -354,6 +380,7 @@ describe.skipIf(skipReason !== undefined)('native zlib addon', () => {
         await expectCode(n.inflateFrom({ ...args, ...bad }), 'INVALID_ARGUMENT');
       }
       expect(() => n.createIndexer(0)).toThrow(/span/);
+      expect(() => n.createIndexer(SPAN, { emitOutput: 'yes' as unknown as true })).toThrow(/emitOutput/);
     });
   });
 

@@ -1,4 +1,4 @@
-// indexLayerStream: one read of a layer gives the seek index, the diffID and the tar scan; results do not depend on chunking or engine; bad blobs are CORRUPT.
+// indexLayerStream: one read and one inflate of a layer give the seek index, the diffID and the tar scan; results do not depend on chunking or engine; bad blobs are CORRUPT.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -49,13 +49,22 @@ describe('indexLayerStream', () => {
     });
   }
 
-  it('plain tar layer: identity seek index, entries from the bytes as they are', async () => {
-    const r = await indexLayerStream(chunksOf(tar, 777), { digest: sha(tar), size: tar.length, spanBytes: SPAN, engine: testEngines()[0]! });
-    expect(r.gzip).toBe(false);
-    expect(r.points).toBe(0);
-    expect(decodeSeekIndex(r.seekIndexBlob).identity).toBe(true);
-    expect(r.entryTable.entries).toEqual(scanTarBuffer(tar));
-  });
+  for (const engine of testEngines()) {
+    it(`${engine.name}: plain tar layer: identity seek index, entries and diffID from the bytes as they are, any chunking`, async () => {
+      const outputs: Buffer[] = [];
+      for (const size of [tar.length, 777, 1]) {
+        const r = await indexLayerStream(chunksOf(tar, size), { digest: sha(tar), size: tar.length, spanBytes: SPAN, engine });
+        expect(r.gzip).toBe(false);
+        expect(r.points).toBe(0);
+        expect(decodeSeekIndex(r.seekIndexBlob).identity).toBe(true);
+        expect(r.entryTable.entries).toEqual(scanTarBuffer(tar));
+        expect(r.entryTable.diffId).toBe(sha(tar));
+        expect(r.uncompressedBytes).toBe(tar.length);
+        outputs.push(Buffer.concat([r.seekIndexBlob, r.entryTableBlob]));
+      }
+      for (const o of outputs) expect(o.equals(outputs[0]!)).toBe(true);
+    });
+  }
 
   it('a blob that does not match its descriptor (digest or size) is CORRUPT; a truncated or garbled gzip fails with CORRUPT/TRUNCATED', async () => {
     const engine = testEngines()[0]!;

@@ -138,6 +138,35 @@ describe('seek index builder over the fixture classes', () => {
         expect(b.equals(a)).toBe(true);
       });
 
+      it('onUncompressed delivers the uncompressed stream in order, every chunking, with the same index', async () => {
+        for (const f of fixtures) {
+          const reference = encodeSeekIndex(built.get(f.name)!.get(engine.name)!);
+          const chunkings = [f.gz.length || 1, 64 * 1024, ...(f.gz.length <= 400 * 1024 ? [7] : []), ...(f.small ? [1] : [])];
+          for (const chunk of chunkings) {
+            const out: Buffer[] = [];
+            const index = await buildSeekIndex(chunksOf(f.gz, chunk), { spanBytes: SPAN, engine, onUncompressed: (b) => void out.push(Buffer.from(b)) });
+            const got = Buffer.concat(out);
+            expect(got.length, `${f.name} chunk ${chunk}`).toBe(f.raw.length);
+            expect(got.equals(f.raw), `${f.name} chunk ${chunk}`).toBe(true);
+            expect(encodeSeekIndex(index).equals(reference), `${f.name} chunk ${chunk}`).toBe(true);
+          }
+        }
+      }, 300_000);
+
+      it('awaits an async onUncompressed and fails the build with its error', async () => {
+        const f = fixtures.find((x) => x.name === 'gzip-9')!;
+        let delivered = 0;
+        const slow = async (b: Buffer): Promise<void> => {
+          await new Promise((r) => setImmediate(r));
+          delivered += b.length;
+        };
+        await buildSeekIndex(chunksOf(f.gz, 64 * 1024), { spanBytes: SPAN, engine, onUncompressed: slow });
+        expect(delivered).toBe(f.raw.length);
+        const boom = new ImageError('CORRUPT', 'consumer rejected the bytes');
+        const err = await captureError(buildSeekIndex(chunksOf(f.gz, 64 * 1024), { spanBytes: SPAN, engine, onUncompressed: () => { throw boom; } }));
+        expect(err).toBe(boom);
+      });
+
       it('reports truncation with the byte offset where the input ended', async () => {
         const f = fixtures.find((x) => x.name === 'gzip-1')!;
         for (const cut of [2, 9, 5000, f.gz.length - 4, f.gz.length - 1]) {

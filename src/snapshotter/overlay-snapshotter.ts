@@ -103,9 +103,8 @@ export class OverlaySnapshotter implements Snapshotter {
       const id = this.store.nextId();
       rmSync(path.join(this.snapshotsDir, String(id)), { recursive: true, force: true });
       mkdirSync(this.fsPath(id), { recursive: true, mode: 0o755 });
-      const own = { ...labels, ...lazyLabels(layer) };
-      delete own[TARGET_SNAPSHOT_LABEL];
-      const inserted = this.store.insert(name, parentRec?.id ?? null, 'COMMITTED', own, Date.now());
+      // The target label stays: containerd's metadata layer finds the new snapshot by Walk with a labels."containerd.io/snapshot.ref" filter.
+      const inserted = this.store.insert(name, parentRec?.id ?? null, 'COMMITTED', { ...labels, ...lazyLabels(layer) }, Date.now());
       if (inserted !== id) throw new ImageError('INTERNAL', `snapshot id ${inserted} differs from the reserved id ${id}`);
     });
   }

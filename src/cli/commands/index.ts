@@ -5,6 +5,7 @@ import { buildCommand } from './build.js';
 import { catCommand } from './cat.js';
 import { lsCommand } from './ls.js';
 import { mountCommand, umountCommand } from './mount.js';
+import { pullCommand } from './pull.js';
 import { serveNbdCommand } from './serve-nbd.js';
 import { statCommand } from './stat.js';
 import { ext4Command } from './ext4.js';
@@ -15,4 +16,4 @@ import { verifyCommand } from './verify.js';
 
 /** Every top-level command of the turbo-index CLI. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command, buildCommand, inspectCommand, verifyCommand, lsCommand, catCommand, statCommand, serveNbdCommand, mountCommand, umountCommand];
+export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command, buildCommand, inspectCommand, verifyCommand, lsCommand, catCommand, statCommand, serveNbdCommand, mountCommand, umountCommand, pullCommand];

@@ -33,7 +33,7 @@ describe('lazy layers on Prepare', () => {
       expect(await codeOf(sn.prepare(`default/2/extract-1 ${chain0}`, '', { [TARGET_SNAPSHOT_LABEL]: target0, keep: 'me' }))).toBe('ALREADY_EXISTS');
       const info0 = await sn.stat(target0);
       expect(info0.kind).toBe('COMMITTED');
-      expect(info0.labels).toEqual({ keep: 'me', ...lazyLabels(base) });
+      expect(info0.labels).toEqual({ [TARGET_SNAPSHOT_LABEL]: target0, keep: 'me', ...lazyLabels(base) });
       expect(await codeOf(sn.prepare(`default/4/extract-2 ${chain1}`, target0, { [TARGET_SNAPSHOT_LABEL]: chain1 }))).toBe('ALREADY_EXISTS');
       expect((await sn.stat(chain1)).parent).toBe(target0);
       // Asking again for an existing target is ALREADY_EXISTS too, and nothing active was left behind.
@@ -58,7 +58,9 @@ describe('lazy layers on Prepare', () => {
       sn.catalog.record([{ chainId: chain0, layer: base }]);
       const pinned: LazyLayer = { imageRef: 'reg/pinned@' + sha('p'), indexDigest: sha('pi'), layerIndex: 0, layerCount: 1 };
       expect(await codeOf(sn.prepare(`extract-1 ${chain0}`, '', { [TARGET_SNAPSHOT_LABEL]: chain0, ...lazyLabels(pinned) }))).toBe('ALREADY_EXISTS');
-      expect((await sn.stat(chain0)).labels).toEqual(lazyLabels(pinned));
+      expect((await sn.stat(chain0)).labels).toEqual({ [TARGET_SNAPSHOT_LABEL]: chain0, ...lazyLabels(pinned) });
+      // containerd's metadata layer looks the new snapshot up by its target label.
+      expect((await sn.walk([`labels."${TARGET_SNAPSHOT_LABEL}"==${chain0}`])).map((i) => i.name)).toEqual([chain0]);
       const other = sha('other');
       const mounts = await sn.prepare(`extract-2 ${other}`, '', { [TARGET_SNAPSHOT_LABEL]: other });
       expect(mounts[0]!.type).toBe('bind');

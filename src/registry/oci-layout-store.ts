@@ -1,6 +1,6 @@
 // An OCI image layout directory (image-spec 1.1 image-layout.md) as an ImageStore: blobs/<alg>/<hex>, tags in index.json.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -11,6 +11,16 @@ import { encodeManifest, parseManifest, REF_NAME_ANNOTATION, type Descriptor, ty
 import { MANIFEST_TYPES, OCI_INDEX } from '../format/oci/media-types.js';
 import type { BlobSource, ImageStore, ManifestResult, PutBlobResult } from './image-store.js';
 import { referrerDescriptor } from './referrers.js';
+
+/** Blob files kept open for range reads (an open + close per read costs ~0.7 ms of a ~2 ms lazy read); more are closed LRU. */
+const RANGE_HANDLES = 32;
+
+/** One blob file kept open for range reads. */
+interface RangeHandle {
+  handle: Promise<FileHandle>;
+  /** Range reads running on it (it is closed only when 0). */
+  users: number;
+}
 
 /** The `oci-layout` file content (image-spec 1.1 image-layout.md). */
 const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
@@ -24,6 +34,9 @@ export class OciLayoutStore implements ImageStore {
   readonly dir: string;
   #indexLock: Promise<unknown> = Promise.resolve();
   readonly #subjects = new Map<string, string | null>();
+  /** Open blob files of range reads by digest, least recently used first. */
+  readonly #ranges = new Map<string, RangeHandle>();
+  #closed = false;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -142,10 +155,13 @@ export class OciLayoutStore implements ImageStore {
   }
 
   async getBlobRange(digest: string, offset: number, length: number): Promise<Buffer> {
-    const handle = await open(this.blobPath(digest), 'r').catch((err: NodeJS.ErrnoException) => {
-      throw new ImageError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'UNAVAILABLE', `blob ${digest} in ${this.location}: ${err.code ?? err.message}`, { details: { digest } });
-    });
+    const file = this.blobPath(digest);
+    const entry = this.#rangeHandle(digest, file);
+    entry.users++;
     try {
+      const handle = await entry.handle.catch((err: NodeJS.ErrnoException) => {
+        throw new ImageError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'UNAVAILABLE', `blob ${digest} in ${this.location}: ${err.code ?? err.message}`, { details: { digest } });
+      });
       const out = Buffer.allocUnsafe(length);
       let filled = 0;
       while (filled < length) {
@@ -155,8 +171,30 @@ export class OciLayoutStore implements ImageStore {
       }
       return filled === length ? out : out.subarray(0, filled);
     } finally {
-      await handle.close();
+      entry.users--;
+      if (entry.users === 0 && this.#ranges.get(digest) !== entry) await entry.handle.then((h) => h.close()).catch(() => undefined);
     }
+  }
+
+  /** The open file of `digest` for range reads (a new one, not kept, once the store is closed). */
+  #rangeHandle(digest: string, file: string): RangeHandle {
+    const have = this.#ranges.get(digest);
+    if (have) {
+      this.#ranges.delete(digest);
+      this.#ranges.set(digest, have);
+      return have;
+    }
+    const entry: RangeHandle = { handle: open(file, 'r'), users: 0 };
+    if (this.#closed) return entry;
+    this.#ranges.set(digest, entry);
+    entry.handle.catch(() => this.#ranges.get(digest) === entry && this.#ranges.delete(digest));
+    for (const [d, e] of this.#ranges) {
+      if (this.#ranges.size <= RANGE_HANDLES) break;
+      if (e.users > 0) continue; // in use: trimmed by a later call
+      this.#ranges.delete(d);
+      void e.handle.then((h) => h.close()).catch(() => undefined);
+    }
+    return entry;
   }
 
   async blobExists(digest: string): Promise<number | undefined> {
@@ -220,5 +258,11 @@ export class OciLayoutStore implements ImageStore {
     return this.putManifest(bytes, mediaType);
   }
 
-  async close(): Promise<void> {}
+  /** Closes the blob files kept open for range reads (reads still running close theirs when done). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const idle = [...this.#ranges.values()].filter((e) => e.users === 0);
+    this.#ranges.clear();
+    await Promise.all(idle.map((e) => e.handle.then((h) => h.close()).catch(() => undefined)));
+  }
 }

@@ -3,6 +3,13 @@
 /** containerd's remote-snapshotter target label (snapshots.TargetSnapshotLabel, containerd v1.6). */
 export const TARGET_SNAPSHOT_LABEL = 'containerd.io/snapshot.ref';
 
+/** CRI's per-layer snapshot labels (containerd v1.6 pkg/snapshotters AppendInfoHandlerWrapper). */
+export const CRI_LABELS = {
+  imageRef: 'containerd.io/snapshot/cri.image-ref',
+  manifestDigest: 'containerd.io/snapshot/cri.manifest-digest',
+  layerDigest: 'containerd.io/snapshot/cri.layer-digest',
+} as const;
+
 /** Our labels: on a Prepare they pin the index (discovery step 1); on a lazy committed snapshot they record what serves it. */
 export const LAZY_LABELS = {
   imageRef: 'dev.turbo-oci/image-ref',

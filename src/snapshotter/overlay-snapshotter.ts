@@ -5,7 +5,10 @@ import { ImageError } from '../errors.js';
 import { ChainMounts, type ServeNbdLauncher } from './chain-mounts.js';
 import { diskUsage } from './disk-usage.js';
 import { LazyCatalog } from './lazy-catalog.js';
-import { lazyLabels, lazyLayerOf, TARGET_SNAPSHOT_LABEL, type LazyLayer } from './lazy-layer.js';
+import { resolveLazyImage } from './lazy-image-resolver.js';
+import { CRI_LABELS, lazyLabels, lazyLayerOf, TARGET_SNAPSHOT_LABEL, type LazyLayer } from './lazy-layer.js';
+import { parseReference } from '../format/oci/reference.js';
+import { openImageStore } from '../registry/open-store.js';
 import { MetadataStore, type SnapshotRecord } from './metadata-store.js';
 import { parseSnapshotFilters } from './snapshot-filter.js';
 import type { SnapshotInfo, SnapshotKind, SnapshotMount, Snapshotter, SnapshotUsage } from './snapshot-types.js';
@@ -66,7 +69,7 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async prepare(key: string, parent: string, labels: Record<string, string> = {}): Promise<SnapshotMount[]> {
     const target = labels[TARGET_SNAPSHOT_LABEL];
-    const layer = target === undefined ? undefined : this.discoverLazyLayer(target, labels);
+    const layer = target === undefined ? undefined : await this.discoverLazyLayer(target, labels);
     if (target !== undefined && layer) {
       this.createLazy(target, parent, labels, layer);
       // containerd's remote-snapshotter protocol: the target exists, so the client skips download and unpack.
@@ -85,12 +88,39 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  /** Discovery of an indexed layer for target `target`: pinned labels, then the local catalog by chain ID; undefined means ordinary unpack. */
-  private discoverLazyLayer(target: string, labels: Record<string, string>): LazyLayer | undefined {
+  /**
+   * Discovery of an indexed layer for target `target`: pinned labels, then CRI labels + a referrers lookup in the
+   * registry (its result is cached in the catalog), then the local catalog by chain ID; undefined means ordinary unpack.
+   */
+  private async discoverLazyLayer(target: string, labels: Record<string, string>): Promise<LazyLayer | undefined> {
     const pinned = lazyLayerOf(labels);
     if (pinned) return pinned;
     const chainId = TARGET_CHAIN_ID.exec(target)?.[1];
-    return chainId === undefined ? undefined : this.catalog.lookup(chainId);
+    if (chainId === undefined) return undefined;
+    const fromCri = await this.discoverByCriLabels(chainId, labels);
+    return fromCri ?? this.catalog.lookup(chainId);
+  }
+
+  /** The layer `chainId` of the image the CRI labels name, when that image has a turbo-oci index (recorded in the catalog). */
+  private async discoverByCriLabels(chainId: string, labels: Record<string, string>): Promise<LazyLayer | undefined> {
+    const imageRef = labels[CRI_LABELS.imageRef];
+    const manifestDigest = labels[CRI_LABELS.manifestDigest];
+    if (imageRef === undefined || manifestDigest === undefined) return undefined;
+    try {
+      const ref = parseReference(imageRef);
+      if (ref.kind !== 'registry') return undefined;
+      const store = await openImageStore(ref);
+      try {
+        const resolved = await resolveLazyImage(store, ref, manifestDigest);
+        this.catalog.record(resolved.entries);
+        return resolved.entries.find((e) => e.chainId === chainId)?.layer;
+      } finally {
+        await store.close();
+      }
+    } catch {
+      // No index, registry unreachable, unreadable index: fall back to the catalog, else unpack as usual.
+      return undefined;
+    }
   }
 
   /** Records committed snapshot `name` (parent `parent`) as served by `layer`; ALREADY_EXISTS when `name` exists. */

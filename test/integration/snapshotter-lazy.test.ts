@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference, referenceTarget } from '../../src/format/oci/reference.js';
 import { openImageStore } from '../../src/registry/open-store.js';
-import { lazyLabels, TARGET_SNAPSHOT_LABEL } from '../../src/snapshotter/lazy-layer.js';
+import { CRI_LABELS, lazyLabels, TARGET_SNAPSHOT_LABEL } from '../../src/snapshotter/lazy-layer.js';
 import { resolveLazyImage, type ResolvedLazyImage } from '../../src/snapshotter/lazy-image-resolver.js';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
 import { startSnapshotService } from '../../src/snapshotter/service.js';
@@ -178,4 +178,25 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
       await service.close(1000);
     }
   }, 300_000);
+
+  it('CRI labels: a referrers lookup finds the index (and the catalog caches it); an image without an index unpacks as usual', async () => {
+    const plainRef = (await pushToRegistry({ ref: img.prefixRef(1) }, registry!.url, 'test/plain')).replace(registry!.host, proxy!.host);
+    const cri = new OverlaySnapshotter(path.join(dir, 'root-cri'));
+    try {
+      const chain = resolved.entries[0]!.chainId;
+      const criLabels = (ref: string) => ({ [TARGET_SNAPSHOT_LABEL]: chain, [CRI_LABELS.imageRef]: ref, [CRI_LABELS.manifestDigest]: resolved.imageDigest, [CRI_LABELS.layerDigest]: img.layers[0]!.digest });
+      // Same manifest in a repository without a referrer: ordinary unpack (an active snapshot with a mount).
+      const mounts = await cri.prepare(`extract-1 ${chain}`, '', criLabels(plainRef));
+      expect(mounts.length).toBe(1);
+      expect((await cri.stat(`extract-1 ${chain}`)).kind).toBe('ACTIVE');
+      await cri.remove(`extract-1 ${chain}`);
+      expect(cri.catalog.lookup(chain)).toBeUndefined();
+      // The indexed repository: ALREADY_EXISTS with the layer found through the referrers API.
+      await expect(cri.prepare(`extract-2 ${chain}`, '', criLabels(proxyRef))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+      expect((await cri.stat(chain)).labels).toMatchObject(lazyLabels(resolved.entries[0]!.layer));
+      expect(cri.catalog.lookup(chain)).toEqual(resolved.entries[0]!.layer);
+    } finally {
+      await cri.close();
+    }
+  }, 120_000);
 });

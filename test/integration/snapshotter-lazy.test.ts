@@ -28,6 +28,8 @@ async function readInChild(file: string): Promise<Buffer> {
 }
 
 const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });
+/** How the tests' snapshotters start serve-nbd: the built CLI, no disk cache (every byte read is fetched). */
+const snapshotterOptions = { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } };
 const skipContainerd = skip || missingNeeds({ commands: ['containerd', 'ctr', 'runc'] });
 
 /** Pids of running serve-nbd processes whose command line mentions `needle`. */
@@ -71,7 +73,7 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
     } finally {
       await store.close();
     }
-    sn = new OverlaySnapshotter(path.join(dir, 'root'), { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } });
+    sn = new OverlaySnapshotter(path.join(dir, 'root'), snapshotterOptions);
     sn.catalog.record(resolved.entries);
   }, 600_000);
 
@@ -89,7 +91,7 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
   });
 
   it('Prepare of a catalogued layer answers ALREADY_EXISTS; a view and a container share one lazy mount, torn down with the last user', async () => {
-    const s = sn!;
+    let s = sn!;
     expect(resolved.entries.length).toBe(1);
     const chain = resolved.entries[0]!.chainId;
     expect(chain).toBe(img.layers[0]!.diffId);
@@ -127,6 +129,15 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
       }, 0);
     process.stdout.write(`lazy view + container read ${fetched} of ${layer.size} compressed layer bytes\n`);
     expect(fetched).toBeLessThan(layer.size / 4);
+
+    // A restarted snapshotter re-adopts the live chain mount (same daemon, same mount) from lazy.db.
+    const daemons = serveNbdPids(dir);
+    await s.close();
+    sn = s = new OverlaySnapshotter(path.join(dir, 'root'), snapshotterOptions);
+    expect(await s.mounts('v1')).toEqual(viewMounts);
+    expect(await s.mounts('c1')).toEqual(ctrMounts);
+    expect(serveNbdPids(dir)).toEqual(daemons);
+    expect((await withMounts(viewMounts, (d) => readInChild(path.join(d, 'etc/os-release')))).equals(expected)).toBe(true);
 
     await s.remove('v1');
     expect(mountsUnder(dir)).toContain(viewMounts[0]!.source);

@@ -17,6 +17,18 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 const skip = missingNeeds({ root: true, commands: ['containerd', 'ctr', 'runc', 'docker-registry', 'skopeo', 'umoci', 'debootstrap'] });
 
 /** OCI image-spec v1.1 ChainID of the first k diff ids. */
+/** Retries `call` until it succeeds (at most 12 tries, 2 s apart): containerd redials a restarted proxy plugin with backoff. */
+async function untilAnswered<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 12) throw err;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 function chainId(diffIds: string[]): string {
   return diffIds.reduce((acc, d) => (acc === '' ? d : `sha256:${createHash('sha256').update(`${acc} ${d}`).digest('hex')}`), '');
 }
@@ -82,9 +94,9 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
     const ref = baseRef;
     await c.ctr(['image', 'pull', '--snapshotter', 'turbo', '--plain-http', ref]);
     const rootfs = await img.unpackedRoot(1);
-    const osRelease = await c.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, 't1', 'cat', '/etc/os-release']);
+    const osRelease = await c.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, 'overlay-t1', 'cat', '/etc/os-release']);
     expect(osRelease).toBe(readFileSync(path.join(rootfs, 'etc/os-release'), 'utf8'));
-    const listing = await c.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, 't2', 'ls', '-A', '/etc/apt']);
+    const listing = await c.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, 'overlay-t2', 'ls', '-A', '/etc/apt']);
     expect(listing.split('\n').filter(Boolean).sort()).toEqual(readdirSync(path.join(rootfs, 'etc/apt')).sort());
     // --rm removed the containers' active snapshots from containerd's metadata (our Remove follows at its next GC).
     expect(await c.ctr(['snapshots', '--snapshotter', 'turbo', 'ls'])).not.toMatch(/Active/);
@@ -107,23 +119,23 @@ describe.skipIf(skip)('containerd with the turbo proxy snapshotter', () => {
     const c = containerd!;
     await c.ctr(['image', 'pull', '--snapshotter', 'turbo', '--plain-http', baseRef]);
     const expected = readFileSync(path.join(await img.unpackedRoot(1), 'etc/os-release'), 'utf8');
-    await c.ctr(['run', '-d', '--snapshotter', 'turbo', baseRef, 'long', 'sleep', '600']);
+    await c.ctr(['run', '-d', '--snapshotter', 'turbo', baseRef, 'overlay-long', 'sleep', '600']);
     try {
       const before = await domain!.walk();
       await service!.close(1000);
       await domain!.close();
-      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'down', 'long', 'cat', '/etc/os-release'])).toBe(expected);
+      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'down', 'overlay-long', 'cat', '/etc/os-release'])).toBe(expected);
       domain = new OverlaySnapshotter(path.join(dir, 'root'));
       service = await startSnapshotService(domain, path.join(dir, 'turbo.sock'));
       expect(await domain.walk()).toEqual(before);
-      expect(before.some((i) => i.kind === 'ACTIVE' && i.name.endsWith('/long'))).toBe(true);
-      // containerd reconnects: Usage is answered by the restarted daemon.
-      expect(await c.ctr(['snapshots', '--snapshotter', 'turbo', 'usage'])).toMatch(/long/);
-      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'up', 'long', 'cat', '/etc/os-release'])).toBe(expected);
+      expect(before.some((i) => i.kind === 'ACTIVE' && i.name.endsWith('/overlay-long'))).toBe(true);
+      // containerd reconnects (grpc backoff after the outage): Usage is answered by the restarted daemon.
+      expect(await untilAnswered(() => c.ctr(['snapshots', '--snapshotter', 'turbo', 'usage'], 20_000))).toMatch(/overlay-long/);
+      expect(await c.ctr(['tasks', 'exec', '--exec-id', 'up', 'overlay-long', 'cat', '/etc/os-release'])).toBe(expected);
     } finally {
-      await c.ctr(['tasks', 'kill', '-s', 'SIGKILL', 'long']).catch(() => undefined);
-      await c.ctr(['tasks', 'delete', '-f', 'long']).catch(() => undefined);
-      await c.ctr(['containers', 'rm', 'long']).catch(() => undefined);
+      await c.ctr(['tasks', 'kill', '-s', 'SIGKILL', 'overlay-long']).catch(() => undefined);
+      await c.ctr(['tasks', 'delete', '-f', 'overlay-long']).catch(() => undefined);
+      await c.ctr(['containers', 'rm', 'overlay-long']).catch(() => undefined);
     }
   });
 });

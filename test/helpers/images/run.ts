@@ -23,6 +23,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
       const tail = Buffer.concat(err).toString('utf8').slice(-4000);
       reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${tail}`));
     });
+    // A tool may exit without reading its stdin (EPIPE); its exit status decides, so the write error is ignored.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -41,7 +41,8 @@ export class SpanFetcher {
   readonly #layerHex: string;
   readonly #queue: Waiter[] = [];
   readonly #ahead: ByteLru<number>;
-  readonly #aheadRunning = new Set<number>();
+  /** Prefetches running: their compressed bytes, shared with a fetch of the same span meanwhile. */
+  readonly #aheadRunning = new Map<number, Promise<Buffer | undefined>>();
   #scheduled = false;
   #local: Promise<FileHandle> | undefined;
   /** Verified spans whose disk cache write is still running (served from here meanwhile). */
@@ -88,7 +89,7 @@ export class SpanFetcher {
       this.#o.metrics.verificationFailures++;
       this.#local = undefined; // a damaged local copy: back to the registry
     }
-    const ahead = this.#ahead.get(i) ?? this.#writing.get(i);
+    const ahead = this.#ahead.get(i) ?? this.#writing.get(i) ?? (await this.#aheadRunning.get(i));
     if (ahead) return ahead;
     const cached = await this.#o.diskCache?.get(this.#key(i));
     if (cached) {
@@ -101,16 +102,14 @@ export class SpanFetcher {
   /** Fetches span `i` in the background (into the disk cache, or the readahead memory) unless it is already local; never rejects. */
   prefetch(i: number): Promise<void> {
     if (this.#local || i >= this.#o.index.points.length || this.#aheadRunning.has(i) || this.#ahead.get(i) || this.#writing.has(i)) return Promise.resolve();
-    this.#aheadRunning.add(i);
-    return (async () => {
-      if (this.#o.diskCache?.has(this.#key(i))) return; // presence only: reading and hashing it here would compete with foreground reads
-      const bytes = await new Promise<Buffer>((resolve, reject) => this.#enqueue({ span: i, resolve, reject }));
-      if (!this.#o.diskCache) this.#ahead.set(i, bytes);
-    })()
-      .catch(() => undefined)
-      .finally(() => {
-        this.#aheadRunning.delete(i);
-      });
+    const bytes = (async () => {
+      if (this.#o.diskCache?.has(this.#key(i))) return undefined; // presence only: reading and hashing it here would compete with foreground reads
+      const got = await new Promise<Buffer>((resolve, reject) => this.#enqueue({ span: i, resolve, reject }));
+      if (!this.#o.diskCache) this.#ahead.set(i, got);
+      return got;
+    })().catch(() => undefined);
+    this.#aheadRunning.set(i, bytes);
+    return bytes.then(() => void this.#aheadRunning.delete(i));
   }
 
   #enqueue(w: Waiter): void {

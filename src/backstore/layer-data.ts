@@ -30,6 +30,8 @@ export class LayerData {
   readonly #o: LayerDataOptions;
   /** Inflates running per span: how many bytes of the span each will produce. */
   readonly #inflight = new Map<number, { upTo: number; job: Promise<Buffer> }>();
+  /** Compressed span fetches running, shared by a prefix inflate and a whole-span one started meanwhile. */
+  readonly #fetching = new Map<number, Promise<Buffer>>();
   /** A local copy of a plain tar layer after a background download (gzip layers: SpanFetcher.useLocalCopy). */
   local: { read(offset: number, length: number): Promise<Buffer> } | undefined;
 
@@ -115,7 +117,7 @@ export class LayerData {
   async #load(i: number, upTo: number): Promise<Buffer> {
     const { index, spanCache } = this.#o;
     const zKey = `${this.#o.position}:${i}:z`;
-    const input = spanCache.get(zKey) ?? (await this.#o.fetcher.fetch(i));
+    const input = spanCache.get(zKey) ?? (await this.#input(i));
     // readahead starts once the foreground span's bytes are here, so it never delays them
     for (let k = 1; k <= this.#o.readaheadSpans; k++) void this.#o.fetcher.prefetch(i + k);
     const point = index.points[i]!;
@@ -138,6 +140,16 @@ export class LayerData {
     if (upTo < whole && (spanCache.get(`${this.#o.position}:${i}`)?.length ?? 0) < whole) spanCache.set(zKey, input);
     else spanCache.delete(zKey);
     return result.output;
+  }
+
+  /** Span `i`'s verified compressed bytes, one fetch for all concurrent inflates of the span. */
+  #input(i: number): Promise<Buffer> {
+    let running = this.#fetching.get(i);
+    if (!running) {
+      running = this.#o.fetcher.fetch(i).finally(() => this.#fetching.delete(i));
+      this.#fetching.set(i, running);
+    }
+    return running;
   }
 
   /** Plain tar layer: no spans to verify, ranges read directly (verification needs a gzip seek index). */

@@ -1,18 +1,15 @@
 // Shared read-only mounts of indexed images (needs root): one serve-nbd daemon + nbdfuse/loop (or kernel nbd) + ext4 per (index digest, chain position), refcounted.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 
-import { SERVE_NBD_READY_TIMEOUT_MS } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { loadMountState } from '../mount/mount-state.js';
+import { isServeNbdProcess, startServeNbdDaemon, stopServeNbdDaemon } from '../mount/serve-nbd-daemon.js';
 import { attacherFor, mountNbdExport, teardownMount } from '../mount/nbd-mount.js';
 import { nbdUri } from '../nbd/nbd-server.js';
 import type { LazyCatalog } from './lazy-catalog.js';
 import type { LazyLayer } from './lazy-layer.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How the snapshotter starts the NBD server daemon: `command... serve-nbd <image-ref> --socket <s> --pid-file <f> ...extraArgs`. */
 export interface ServeNbdLauncher {
@@ -20,22 +17,6 @@ export interface ServeNbdLauncher {
   command: string[];
   /** Extra serve-nbd flags (e.g. --cache-dir, --plain-http). */
   extraArgs?: string[];
-}
-
-/** True while `pid` runs a serve-nbd (guards against a recycled pid). */
-function isServeProcess(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve-nbd');
-  } catch {
-    return false;
-  }
-}
-
-async function stopServer(pid: number | null): Promise<void> {
-  if (pid === null || !isServeProcess(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && isServeProcess(pid); i++) await sleep(100);
-  if (isServeProcess(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /** The chain mounts of one snapshotter root (<root>/lazy/<id>/{mnt,state,nbd.sock}), recorded in the lazy catalog database. */
@@ -82,7 +63,7 @@ export class ChainMounts {
     const stateDir = path.join(workDir, 'state');
     const dir = path.join(workDir, 'mnt');
     // Re-adopt a mount made before a restart when its record and its server are still there.
-    if (known && (await loadMountState(stateDir, dir))?.mounted && known.serverPid !== null && isServeProcess(known.serverPid)) return dir;
+    if (known && (await loadMountState(stateDir, dir))?.mounted && known.serverPid !== null && isServeNbdProcess(known.serverPid)) return dir;
     if (known) await this.teardown(key);
     if (layer.layerIndex !== layer.layerCount - 1) {
       throw new ImageError('UNSUPPORTED', `lazy layer ${layer.layerIndex} of ${layer.layerCount} is not the top of its image: only whole-image chains can be mounted`, {
@@ -99,37 +80,16 @@ export class ChainMounts {
       const kernelNbd = readdirSync('/dev').some((n) => /^nbd\d+$/.test(n));
       await mountNbdExport(nbdUri({ kind: 'unix', socketPath: socket }, ''), dir, { stateDir, serverPid: pid, attacher: attacherFor(kernelNbd ? 'kernel-nbd' : 'nbdfuse-loop') });
     } catch (err) {
-      await stopServer(pid);
+      await stopServeNbdDaemon(pid);
       throw err;
     }
     this.catalog.addMount({ mountKey: key, imageRef: layer.imageRef, indexDigest: layer.indexDigest, layerIndex: layer.layerIndex, dir, serverPid: pid });
     return dir;
   }
 
-  private async startServer(layer: LazyLayer, workDir: string, socket: string): Promise<number> {
+  private startServer(layer: LazyLayer, workDir: string, socket: string): Promise<number> {
     const launcher = this.launcher!;
-    const pidFile = path.join(workDir, 'serve-nbd.pid');
-    const log = path.join(workDir, 'serve-nbd.log');
-    rmSync(pidFile, { force: true });
-    rmSync(socket, { force: true });
-    const fd = openSync(log, 'a');
-    const [exe, ...pre] = launcher.command;
-    const child = spawn(exe!, [...pre, 'serve-nbd', layer.imageRef, '--socket', socket, '--pid-file', pidFile, ...(launcher.extraArgs ?? [])], { detached: true, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    let exited: number | null | undefined;
-    child.on('exit', (code) => (exited = code));
-    child.unref();
-    const deadline = Date.now() + SERVE_NBD_READY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited !== undefined) {
-        const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
-        throw new ImageError('UNAVAILABLE', `the NBD server of ${layer.imageRef} exited (status ${String(exited)}): ${tail}`, { details: { log } });
-      }
-      if (existsSync(pidFile)) return child.pid!;
-      await sleep(50);
-    }
-    await stopServer(child.pid!);
-    throw new ImageError('TIMEOUT', `the NBD server of ${layer.imageRef} did not start within ${SERVE_NBD_READY_TIMEOUT_MS} ms`, { details: { log } });
+    return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs: launcher.extraArgs });
   }
 
   /** Drops `snapshotId`'s use; tears the chain mount down when nobody uses it any more. */
@@ -151,7 +111,7 @@ export class ChainMounts {
     const stateDir = path.join(workDir, 'state');
     const state = await loadMountState(stateDir, path.join(workDir, 'mnt')).catch(() => undefined);
     if (state) await teardownMount(state, { stateDir });
-    await stopServer(rec?.serverPid ?? state?.serverPid ?? null);
+    await stopServeNbdDaemon(rec?.serverPid ?? state?.serverPid ?? null);
     this.catalog.deleteMount(mountKey);
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
       .strict()
       .option('root', { type: 'string', describe: 'state directory (metadata.db, snapshots/)' })
       .option('address', { type: 'string', describe: 'unix socket to listen on (mode 0600)' })
-      .option('config', { type: 'string', describe: 'JSON config file: {"root", "address", "shutdownGraceMs"}' })
+      .option('config', { type: 'string', describe: 'JSON config file: {"root", "address", "shutdownGraceMs", "metricsAddress", "serveNbdArgs"} (docs/containerd.md)' })
       .help()
       .version(false)
       .fail((msg, err) => {
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadSnapshotterConfig(args.config, { root: args.root, address: args.address });
     mkdirSync(path.dirname(config.address), { recursive: true, mode: 0o700 });
     // Lazy layers are served by `turbo-index serve-nbd` daemons started from the CLI next to this file (mounting needs root).
-    const snapshotter = new OverlaySnapshotter(config.root, { serveNbd: { command: [process.execPath, path.join(import.meta.dirname, 'main.js')] } });
+    const snapshotter = new OverlaySnapshotter(config.root, { serveNbd: { command: [process.execPath, path.join(import.meta.dirname, 'main.js')], extraArgs: config.serveNbdArgs } });
     const service = await startSnapshotService(snapshotter, config.address);
     process.stderr.write(`turbo-snapshotter: serving ${config.address} (root ${config.root})\n`);
     const signal = await new Promise<string>((resolve) => {

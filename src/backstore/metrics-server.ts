@@ -1,9 +1,13 @@
-// The optional Prometheus endpoint of a backstore: GET /metrics answers the text exposition format 0.0.4 (node:http).
+// A Prometheus endpoint (backstore, snapshotter): GET /metrics answers the text exposition format 0.0.4 (node:http).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ImageError } from '../errors.js';
-import type { BackstoreMetrics } from './backstore-metrics.js';
+
+/** Anything that renders its metrics in the text exposition format 0.0.4. */
+export interface MetricsSource {
+  prometheusText(): string | Promise<string>;
+}
 
 /** A running metrics endpoint. */
 export interface MetricsServer {
@@ -21,14 +25,19 @@ export function parseListenAddress(text: string): { host: string; port: number }
 }
 
 /** Serves `metrics` at `address` (`host:port`). */
-export async function startMetricsServer(metrics: BackstoreMetrics, address: string): Promise<MetricsServer> {
+export async function startMetricsServer(metrics: MetricsSource, address: string): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(address);
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.prometheusText());
+    Promise.resolve()
+      .then(() => metrics.prometheusText())
+      .then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${String(err)}\n`),
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new ImageError('UNAVAILABLE', `cannot listen on ${address}`, { cause: err })));

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ImageError, toImageError } from '../errors.js';
 import { GRPC_STATUS } from './grpc-status.js';
+import type { SnapshotterMetrics } from './snapshotter-metrics.js';
 import type { SnapshotInfo, SnapshotKind, SnapshotMount, Snapshotter } from './snapshot-types.js';
 
 /** Fully qualified name of the service containerd's proxy snapshotter calls. */
@@ -73,50 +74,76 @@ function toServiceError(err: unknown): grpc.ServiceError {
 
 type Req = Record<string, unknown> & { key: string; parent: string; name: string; labels: Record<string, string> };
 
-/** Unary handler: runs `fn` and answers its value or the mapped status. */
-function unary(fn: (req: Req) => Promise<unknown>): grpc.handleUnaryCall<Req, unknown> {
+/** Unary handler: runs `fn` and answers its value or the mapped status; each finished call is reported to `observe`. */
+function unary(method: string, fn: (req: Req) => Promise<unknown>, observe: CallObserver): grpc.handleUnaryCall<Req, unknown> {
   return (call, callback) => {
+    const started = process.hrtime.bigint();
     fn(call.request).then(
-      (value) => callback(null, value),
-      (err: unknown) => callback(toServiceError(err)),
+      (value) => {
+        observe(method, grpc.status.OK, started, undefined);
+        callback(null, value);
+      },
+      (err: unknown) => {
+        const e = toServiceError(err);
+        observe(method, e.code, started, toImageError(err));
+        callback(e);
+      },
     );
   };
 }
 
-function implementation(s: Snapshotter): grpc.UntypedServiceImplementation {
+type CallObserver = (method: string, code: grpc.status, started: bigint, error: ImageError | undefined) => void;
+
+/** The observer feeding `metrics` (a no-op without metrics). */
+function callObserver(metrics: SnapshotterMetrics | undefined): CallObserver {
+  if (!metrics) return () => undefined;
+  return (method, code, started, error) => {
+    metrics.observeCall(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    // The remote-snapshotter answer: ALREADY_EXISTS naming the index that serves the target.
+    if (method === 'Prepare' && error?.code === 'ALREADY_EXISTS' && error.details?.index !== undefined) metrics.lazyPrepares++;
+  };
+}
+
+function implementation(s: Snapshotter, observe: CallObserver): grpc.UntypedServiceImplementation {
   return {
-    Prepare: unary(async (r) => toWireMounts(await s.prepare(r.key, r.parent, r.labels))),
-    View: unary(async (r) => toWireMounts(await s.view(r.key, r.parent, r.labels))),
-    Mounts: unary(async (r) => toWireMounts(await s.mounts(r.key))),
-    Commit: unary(async (r) => {
+    Prepare: unary('Prepare', async (r) => toWireMounts(await s.prepare(r.key, r.parent, r.labels)), observe),
+    View: unary('View', async (r) => toWireMounts(await s.view(r.key, r.parent, r.labels)), observe),
+    Mounts: unary('Mounts', async (r) => toWireMounts(await s.mounts(r.key)), observe),
+    Commit: unary('Commit', async (r) => {
       await s.commit(r.name, r.key, r.labels);
       return {};
-    }),
-    Remove: unary(async (r) => {
+    }, observe),
+    Remove: unary('Remove', async (r) => {
       await s.remove(r.key);
       return {};
-    }),
-    Stat: unary(async (r) => ({ info: toWireInfo(await s.stat(r.key)) })),
-    Update: unary(async (r) => {
+    }, observe),
+    Stat: unary('Stat', async (r) => ({ info: toWireInfo(await s.stat(r.key)) }), observe),
+    Update: unary('Update', async (r) => {
       const info = (r.info ?? {}) as Partial<WireInfo>;
       const mask = (r.update_mask ?? { paths: [] }) as { paths: string[] };
       return { info: toWireInfo(await s.update({ name: info.name ?? '', labels: info.labels ?? {} }, mask.paths)) };
-    }),
+    }, observe),
     List: ((call: grpc.ServerWritableStream<{ filters: string[] }, unknown>) => {
+      const started = process.hrtime.bigint();
       s.walk(call.request.filters ?? []).then(
         (infos) => {
           // Batches keep each message far below gRPC's 4 MiB default limit.
           for (let i = 0; i < infos.length; i += 100) call.write({ info: infos.slice(i, i + 100).map(toWireInfo) });
           call.end();
+          observe('List', grpc.status.OK, started, undefined);
         },
-        (err: unknown) => call.emit('error', toServiceError(err)),
+        (err: unknown) => {
+          const e = toServiceError(err);
+          observe('List', e.code, started, toImageError(err));
+          call.emit('error', e);
+        },
       );
     }) as grpc.handleServerStreamingCall<{ filters: string[] }, unknown>,
-    Usage: unary(async (r) => s.usage(r.key)),
-    Cleanup: unary(async () => {
+    Usage: unary('Usage', async (r) => s.usage(r.key), observe),
+    Cleanup: unary('Cleanup', async () => {
       await s.cleanup();
       return {};
-    }),
+    }, observe),
   };
 }
 
@@ -128,8 +155,14 @@ export interface SnapshotService {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Options of startSnapshotService. */
+export interface SnapshotServiceOptions {
+  /** Counts every call (method, status, latency) into these metrics. */
+  metrics?: SnapshotterMetrics;
+}
+
 /** Serves `snapshotter` on unix socket `socketPath` (a stale socket file is replaced; mode 0600). */
-export async function startSnapshotService(snapshotter: Snapshotter, socketPath: string): Promise<SnapshotService> {
+export async function startSnapshotService(snapshotter: Snapshotter, socketPath: string, options: SnapshotServiceOptions = {}): Promise<SnapshotService> {
   if (existsSync(socketPath)) {
     if (!lstatSync(socketPath).isSocket()) {
       throw new ImageError('ALREADY_EXISTS', `${socketPath} exists and is not a socket`, { details: { path: socketPath }, hint: 'choose another --address' });
@@ -138,7 +171,7 @@ export async function startSnapshotService(snapshotter: Snapshotter, socketPath:
   }
   const ctor = snapshotsServiceConstructor(loadSnapshotsProto());
   const server = new grpc.Server();
-  server.addService(ctor.service, implementation(snapshotter));
+  server.addService(ctor.service, implementation(snapshotter, callObserver(options.metrics)));
   // The umask makes the socket 0600 from its creation, not only after the chmod.
   const oldMask = process.umask(0o177);
   try {

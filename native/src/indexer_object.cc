@@ -25,22 +25,45 @@ Napi::Object PointToJs(Napi::Env env, const SeekPoint& p) {
 // Expected inflate ratio used to size the output vector of a push up front (it still grows when exceeded).
 constexpr size_t kOutputReserveFactor = 4;
 
-// Inflates one chunk on a worker thread; resolves with the points found (and, with emitOutput, its output).
-class PushWorker : public Napi::AsyncWorker {
+// What both workers share: the promise, the indexer kept alive while the worker runs, and the failure reported on error.
+class IndexerWorker : public Napi::AsyncWorker {
  public:
-  PushWorker(Napi::Env env, IndexerObject* owner, Napi::Object self, Napi::Uint8Array chunk)
-      : Napi::AsyncWorker(env, "turbo-oci:gzip-index-push"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        owner_(owner),
-        core_(owner->core_.get()),
-        data_(chunk.Data()),
-        length_(chunk.ByteLength()) {
+  IndexerWorker(Napi::Env env, const char* name, IndexerObject* owner, Napi::Object self)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), core_(owner->core_.get()) {
     self_ = Napi::Persistent(self);
-    chunk_ = Napi::Persistent(chunk);
-    if (owner->emitOutput_) output_ = std::make_unique<std::vector<uint8_t>>();
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void OnError(const Napi::Error&) override {
+    owner_->WorkDone();
+    deferred_.Reject(MakeJsError(Env(), failure_).Value());
+  }
+
+ protected:
+  // Marks the indexer idle and resolves the promise with `value`.
+  void Resolve(Napi::Value value) {
+    owner_->WorkDone();
+    deferred_.Resolve(value);
+  }
+
+  GzipIndexer* core_;
+  Failure failure_;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  IndexerObject* owner_;
+  Napi::ObjectReference self_;  // keeps the indexer alive while the worker runs
+};
+
+// Inflates one chunk on a worker thread; resolves with the points found (and, with emitOutput, its output).
+class PushWorker : public IndexerWorker {
+ public:
+  PushWorker(Napi::Env env, IndexerObject* owner, Napi::Object self, Napi::Uint8Array chunk)
+      : IndexerWorker(env, "turbo-oci:gzip-index-push", owner, self), data_(chunk.Data()), length_(chunk.ByteLength()) {
+    chunk_ = Napi::Persistent(chunk);
+    if (owner->emitOutput_) output_ = std::make_unique<std::vector<uint8_t>>();
+  }
 
   void Execute() override {
     if (output_) output_->reserve(length_ * kOutputReserveFactor);
@@ -49,35 +72,24 @@ class PushWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    owner_->WorkDone();
     Napi::Array arr = Napi::Array::New(env, points_.size());
     for (size_t i = 0; i < points_.size(); i++) arr.Set(static_cast<uint32_t>(i), PointToJs(env, points_[i]));
     if (!output_) {
-      deferred_.Resolve(arr);
+      Resolve(arr);
       return;
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("points", arr);
     result.Set("output", OutputToJs(env));
-    deferred_.Resolve(result);
-  }
-
-  void OnError(const Napi::Error&) override {
-    owner_->WorkDone();
-    deferred_.Reject(MakeJsError(Env(), failure_).Value());
+    Resolve(result);
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  IndexerObject* owner_;
-  GzipIndexer* core_;
   const uint8_t* data_;
   size_t length_;
-  Napi::ObjectReference self_;                // keeps the indexer alive while the worker runs
   Napi::Reference<Napi::Uint8Array> chunk_;   // keeps the chunk's memory alive while the worker runs
   std::vector<SeekPoint> points_;
   std::unique_ptr<std::vector<uint8_t>> output_;  // null unless the indexer was created with emitOutput
-  Failure failure_;
 
   // Hands the output vector to a Buffer without copying; the Buffer's finalizer frees it.
   Napi::Buffer<uint8_t> OutputToJs(Napi::Env env) {
@@ -89,17 +101,9 @@ class PushWorker : public Napi::AsyncWorker {
 };
 
 // Declares the end of input on a worker thread; resolves with the summary.
-class FinishWorker : public Napi::AsyncWorker {
+class FinishWorker : public IndexerWorker {
  public:
-  FinishWorker(Napi::Env env, IndexerObject* owner, Napi::Object self)
-      : Napi::AsyncWorker(env, "turbo-oci:gzip-index-finish"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        owner_(owner),
-        core_(owner->core_.get()) {
-    self_ = Napi::Persistent(self);
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  FinishWorker(Napi::Env env, IndexerObject* owner, Napi::Object self) : IndexerWorker(env, "turbo-oci:gzip-index-finish", owner, self) {}
 
   void Execute() override {
     if (!core_->Finish(summary_, failure_)) SetError(failure_.message);
@@ -107,27 +111,16 @@ class FinishWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    owner_->WorkDone();
     Napi::Object o = Napi::Object::New(env);
     o.Set("compressedBytes", Napi::Number::New(env, static_cast<double>(summary_.compressedBytes)));
     o.Set("uncompressedBytes", Napi::Number::New(env, static_cast<double>(summary_.uncompressedBytes)));
     o.Set("members", Napi::Number::New(env, static_cast<double>(summary_.members)));
     o.Set("trailingZeroBytes", Napi::Number::New(env, static_cast<double>(summary_.trailingZeroBytes)));
-    deferred_.Resolve(o);
-  }
-
-  void OnError(const Napi::Error&) override {
-    owner_->WorkDone();
-    deferred_.Reject(MakeJsError(Env(), failure_).Value());
+    Resolve(o);
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  IndexerObject* owner_;
-  GzipIndexer* core_;
-  Napi::ObjectReference self_;
   IndexSummary summary_{};
-  Failure failure_;
 };
 
 Napi::Function IndexerObject::DefineClass(Napi::Env env) {

@@ -30,6 +30,7 @@ class IndexerObject : public Napi::ObjectWrap<IndexerObject> {
   bool releaseWhenIdle_ = false;
   bool emitOutput_ = false;  // push() also resolves with the uncompressed bytes of the chunk
 
+  friend class IndexerWorker;
   friend class PushWorker;
   friend class FinishWorker;
 };

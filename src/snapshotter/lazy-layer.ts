@@ -10,6 +10,9 @@ export const CRI_LABELS = {
   layerDigest: 'containerd.io/snapshot/cri.layer-digest',
 } as const;
 
+/** turbo.ociv1 layer annotation keys (docs/format.md "Layer annotations v1"), forwarded by containerd as Prepare labels: discovery step 2. */
+export { LAYER_ANNOTATION as TURBO_LAYER_LABELS } from '../format/artifact/layer-annotations.js';
+
 /** Our labels: on a Prepare they pin the index (discovery step 1); on a lazy committed snapshot they record what serves it. */
 export const LAZY_LABELS = {
   imageRef: 'dev.turbo-oci/image-ref',

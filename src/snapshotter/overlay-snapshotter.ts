@@ -2,6 +2,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ImageError } from '../errors.js';
+import { discoverByAnnotations } from './annotation-discovery.js';
 import { ChainMounts, type ServeNbdLauncher } from './chain-mounts.js';
 import { diskUsage } from './disk-usage.js';
 import { LazyCatalog } from './lazy-catalog.js';
@@ -89,14 +90,17 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   /**
-   * Discovery of an indexed layer for target `target`: pinned labels, then CRI labels + a referrers lookup in the
-   * registry (its result is cached in the catalog), then the local catalog by chain ID; undefined means ordinary unpack.
+   * Discovery of an indexed layer for target `target`: pinned labels, then turbo.ociv1 layer annotations (the index
+   * fetched by digest), then CRI labels + a referrers lookup in the registry (both cached in the catalog), then the
+   * local catalog by chain ID; undefined means ordinary unpack.
    */
   private async discoverLazyLayer(target: string, labels: Record<string, string>): Promise<LazyLayer | undefined> {
     const pinned = lazyLayerOf(labels);
     if (pinned) return pinned;
     const chainId = TARGET_CHAIN_ID.exec(target)?.[1];
     if (chainId === undefined) return undefined;
+    const fromAnnotations = await discoverByAnnotations(chainId, labels, this.catalog);
+    if (fromAnnotations) return fromAnnotations;
     const fromCri = await this.discoverByCriLabels(chainId, labels);
     return fromCri ?? this.catalog.lookup(chainId);
   }

@@ -1,0 +1,100 @@
+// Discovery step 2: an indexed layer named by turbo.ociv1 layer annotations (docs/format.md "Layer annotations v1") that containerd forwards as Prepare labels.
+import { MAX_MANIFEST_BYTES } from '../defaults.js';
+import { ImageError } from '../errors.js';
+import { chainIds } from '../format/artifact/chain-id.js';
+import { decodeIndexArtifact } from '../format/artifact/index-artifact.js';
+import { formatRepositoryName, parseLayerAnnotations, type RepositoryName } from '../format/artifact/layer-annotations.js';
+import { parseManifest, type ImageManifest } from '../format/oci/manifest.js';
+import { isImageManifestType } from '../format/oci/media-types.js';
+import { parseReference } from '../format/oci/reference.js';
+import { readBlob, type ImageStore } from '../registry/image-store.js';
+import { openImageStore } from '../registry/open-store.js';
+import type { LazyCatalog } from './lazy-catalog.js';
+import type { ResolvedLazyImage } from './lazy-image-resolver.js';
+import { CRI_LABELS, type LazyLayer } from './lazy-layer.js';
+
+/** Where the annotations in `labels` point: index digest and repository (the CRI image-ref's when the repository key is absent). */
+export function annotatedSource(labels: Record<string, string>): { indexDigest: string; repository: RepositoryName } | undefined {
+  const annotated = parseLayerAnnotations(labels);
+  if (!annotated) return undefined;
+  if (annotated.repository) return { indexDigest: annotated.indexDigest, repository: annotated.repository };
+  const criRef = labels[CRI_LABELS.imageRef];
+  if (criRef === undefined) return undefined;
+  try {
+    const ref = parseReference(criRef);
+    if (ref.kind !== 'registry') return undefined;
+    return { indexDigest: annotated.indexDigest, repository: { registry: ref.registry, repository: ref.repository } };
+  } catch {
+    return undefined;
+  }
+}
+
+function mismatch(indexDigest: string, why: string, details: Record<string, string | number> = {}): ImageError {
+  return new ImageError('CORRUPT', `index ${indexDigest} does not describe its subject image: ${why}`, { details: { index: indexDigest, ...details } });
+}
+
+/**
+ * Loads index artifact `indexDigest` from `store` (the repository `repository`) BY DIGEST and checks it against its
+ * subject: an image manifest in the same store whose layers are the indexed layers, and whose config's diff_ids give the
+ * artifact's diffIDs and chain IDs. Returns the subject's layers as lazy-catalog entries (imageRef = the subject by digest).
+ * NOT_FOUND / CORRUPT / UNSUPPORTED / UNAVAILABLE … on any problem.
+ */
+export async function resolveAnnotatedIndex(store: ImageStore, repository: RepositoryName, indexDigest: string): Promise<ResolvedLazyImage> {
+  // getManifest verifies the bytes against the digest asked for.
+  const artifact = decodeIndexArtifact((await store.getManifest(indexDigest)).bytes);
+  const subject = await store.getManifest(artifact.subject.digest);
+  const parsed = parseManifest(subject.bytes, subject.descriptor.mediaType);
+  if (!isImageManifestType(parsed.mediaType)) throw mismatch(indexDigest, `subject ${artifact.subject.digest} is a ${parsed.mediaType}, not an image manifest`);
+  const manifest = parsed.manifest as ImageManifest;
+  if (manifest.layers.length !== artifact.layers.length || artifact.layers.some((l, i) => l.digest !== manifest.layers[i]!.digest || l.size !== manifest.layers[i]!.size)) {
+    throw mismatch(indexDigest, 'the layer lists differ', { image: artifact.subject.digest });
+  }
+  if (manifest.config.size > MAX_MANIFEST_BYTES) throw mismatch(indexDigest, `config ${manifest.config.digest} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  let diffIds: unknown;
+  try {
+    diffIds = (JSON.parse((await readBlob(store, manifest.config.digest, manifest.config.size)).toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
+  } catch (cause) {
+    if (cause instanceof ImageError) throw cause;
+    throw mismatch(indexDigest, `config ${manifest.config.digest} is not JSON`);
+  }
+  if (!Array.isArray(diffIds) || diffIds.length !== artifact.layers.length || diffIds.some((d) => typeof d !== 'string')) {
+    throw mismatch(indexDigest, 'the config lists another number of diff_ids', { image: artifact.subject.digest });
+  }
+  const chains = chainIds(diffIds as string[]);
+  artifact.layers.forEach((l, i) => {
+    if (l.diffId !== diffIds[i] || l.chainId !== chains[i]) throw mismatch(indexDigest, `layer ${i} has another diffID or chain ID than the image config`, { layer: i });
+  });
+  const imageRef = `${formatRepositoryName(repository)}@${artifact.subject.digest}`;
+  const layerCount = artifact.layers.length;
+  return {
+    imageDigest: artifact.subject.digest,
+    indexDigest,
+    entries: artifact.layers.map((l, layerIndex) => ({ chainId: l.chainId, layer: { imageRef, indexDigest, layerIndex, layerCount } })),
+  };
+}
+
+/**
+ * The lazy layer for chain `chainId` that the turbo.ociv1 labels name, or undefined (the step does not apply, or anything
+ * failed: bad values, unreachable registry, missing or corrupt artifact, chain ID not in the index). A hit records the
+ * image's layers in `catalog`; a catalog entry of the same index and repository answers without asking the registry.
+ */
+export async function discoverByAnnotations(chainId: string, labels: Record<string, string>, catalog: LazyCatalog): Promise<LazyLayer | undefined> {
+  const source = annotatedSource(labels);
+  if (!source) return undefined;
+  const known = catalog.lookup(chainId);
+  const imagePrefix = `${formatRepositoryName(source.repository)}@`;
+  if (known && known.indexDigest === source.indexDigest && known.imageRef.startsWith(imagePrefix)) return known;
+  try {
+    const store = await openImageStore({ kind: 'registry', ...source.repository });
+    try {
+      const resolved = await resolveAnnotatedIndex(store, source.repository, source.indexDigest);
+      const hit = resolved.entries.find((e) => e.chainId === chainId);
+      if (hit) catalog.record(resolved.entries);
+      return hit?.layer;
+    } finally {
+      await store.close();
+    }
+  } catch {
+    return undefined;
+  }
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const available = readdirSync(here)
-  .filter((f) => f.endsWith('.ts') && f !== 'main.ts')
+  .filter((f) => f.endsWith('.ts') && f !== 'main.ts' && f !== 'benchmarks-doc.ts')
   .map((f) => f.slice(0, -3))
   .sort();
 const name = process.argv[2];

@@ -1,4 +1,5 @@
 // WWW-Authenticate parsing (RFC 7235 §4.1 challenges, RFC 6750 Bearer; docker token auth "realm/service/scope").
+import { HeaderCursor } from './header-cursor.js';
 
 /** One challenge: the scheme (lowercased) and its auth-params (names lowercased, values unquoted). */
 export interface AuthChallenge {
@@ -7,82 +8,61 @@ export interface AuthChallenge {
 }
 
 const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const TOKEN68_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z/]/;
 
 /** Parses a WWW-Authenticate value into its challenges; malformed parts are skipped, never thrown. */
 export function parseWwwAuthenticate(header: string): AuthChallenge[] {
-  const n = header.length;
-  let i = 0;
-  const skipSpace = () => {
-    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
-  };
-  const readToken = () => {
-    const start = i;
-    while (i < n && TOKEN_CHAR.test(header[i]!)) i++;
-    return header.slice(start, i);
-  };
-  const readQuoted = () => {
-    let value = '';
-    i++;
-    while (i < n && header[i] !== '"') {
-      if (header[i] === '\\' && i + 1 < n) i++;
-      value += header[i];
-      i++;
-    }
-    i++;
-    return value;
-  };
-  /** At i: is there `token BWS =` followed by a value (not a token68's trailing `=` run)? */
-  const paramAhead = () => {
-    const save = i;
-    skipSpace();
-    const name = readToken();
-    skipSpace();
+  const c = new HeaderCursor(header);
+  /** At the cursor: is there `token BWS =` followed by a value (not a token68's trailing `=` run)? */
+  const paramAhead = (): boolean => {
+    const save = c.pos;
+    c.skipSpace();
+    const name = c.readWhile(TOKEN_CHAR);
+    c.skipSpace();
     let result = false;
-    if (name && header[i] === '=') {
-      i++;
-      skipSpace();
-      result = i < n && (header[i] === '"' || TOKEN_CHAR.test(header[i]!)) && header[i] !== '=';
+    if (name && c.peek() === '=') {
+      c.pos++;
+      c.skipSpace();
+      result = !c.done && (c.peek() === '"' || TOKEN_CHAR.test(c.peek())) && c.peek() !== '=';
     }
-    i = save;
+    c.pos = save;
     return result;
   };
 
   const out: AuthChallenge[] = [];
-  while (i < n) {
-    while (i < n && (header[i] === ',' || header[i] === ' ' || header[i] === '\t')) i++;
-    const scheme = readToken();
+  while (!c.done) {
+    c.readWhile(/[, \t]/);
+    const scheme = c.readWhile(TOKEN_CHAR);
     if (!scheme) {
-      if (i < n) i++;
+      if (!c.done) c.pos++;
       continue;
     }
     const challenge: AuthChallenge = { scheme: scheme.toLowerCase(), params: {} };
     out.push(challenge);
-    skipSpace();
+    c.skipSpace();
     if (!paramAhead()) {
       // token68 (RFC 7235 §2.1): token chars, '/', then '=' padding; ends at ',' or end.
-      const start = i;
-      while (i < n && (TOKEN_CHAR.test(header[i]!) || header[i] === '/')) i++;
-      while (i < n && header[i] === '=') i++;
-      const t = header.slice(start, i);
-      skipSpace();
-      if (t && (i >= n || header[i] === ',')) challenge.params.token68 = t;
-      else if (t) i = start;
+      const start = c.pos;
+      const t = c.readWhile(TOKEN68_CHAR) + c.readWhile(/=/);
+      c.skipSpace();
+      if (t && (c.done || c.peek() === ',')) challenge.params.token68 = t;
+      else if (t) c.pos = start;
       continue;
     }
     while (paramAhead()) {
-      skipSpace();
-      const name = readToken().toLowerCase();
-      skipSpace();
-      i++; // '='
-      skipSpace();
-      challenge.params[name] = header[i] === '"' ? readQuoted() : readToken();
-      skipSpace();
-      if (header[i] !== ',') break;
-      i++;
+      c.skipSpace();
+      const name = c.readWhile(TOKEN_CHAR).toLowerCase();
+      c.skipSpace();
+      c.pos++; // '='
+      c.skipSpace();
+      challenge.params[name] = c.peek() === '"' ? c.readQuoted() : c.readWhile(TOKEN_CHAR);
+      c.skipSpace();
+      if (c.peek() !== ',') break;
+      c.pos++;
     }
     // Skip junk up to the next comma so parsing always advances.
-    skipSpace();
-    if (i < n && header[i] !== ',' && !TOKEN_CHAR.test(header[i]!)) while (i < n && header[i] !== ',') i++;
+    c.skipSpace();
+    if (!c.done && c.peek() !== ',' && !TOKEN_CHAR.test(c.peek())) c.readWhile(/[^,]/);
   }
   return out;
 }

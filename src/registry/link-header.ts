@@ -1,4 +1,5 @@
 // Link header parsing (RFC 8288 §3) for referrers/tag-list pagination (distribution-spec 1.1 "rel=next").
+import { HeaderCursor } from './header-cursor.js';
 
 /** One link: its target (as written) and its parameters (names lowercased). */
 export interface Link {
@@ -9,49 +10,34 @@ export interface Link {
 /** Parses a Link header value; entries that are not `<uri>; params` are skipped. */
 export function parseLinkHeader(header: string): Link[] {
   const links: Link[] = [];
-  let i = 0;
-  const n = header.length;
-  while (i < n) {
-    const open = header.indexOf('<', i);
+  const c = new HeaderCursor(header);
+  while (!c.done) {
+    const open = header.indexOf('<', c.pos);
     if (open < 0) break;
     const close = header.indexOf('>', open + 1);
     if (close < 0) break;
     const link: Link = { target: header.slice(open + 1, close).trim(), params: {} };
-    i = close + 1;
+    c.pos = close + 1;
     // params: ; name=value | ; name="value" ... until a top-level comma
     for (;;) {
-      while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
-      if (header[i] !== ';') break;
-      i++;
-      while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
-      const nameStart = i;
-      while (i < n && /[^=;,\s]/.test(header[i]!)) i++;
-      const name = header.slice(nameStart, i).toLowerCase();
-      while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+      c.skipSpace();
+      if (c.peek() !== ';') break;
+      c.pos++;
+      c.skipSpace();
+      const name = c.readWhile(/[^=;,\s]/).toLowerCase();
+      c.skipSpace();
       let value = '';
-      if (header[i] === '=') {
-        i++;
-        while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
-        if (header[i] === '"') {
-          i++;
-          while (i < n && header[i] !== '"') {
-            if (header[i] === '\\' && i + 1 < n) i++;
-            value += header[i];
-            i++;
-          }
-          i++;
-        } else {
-          const start = i;
-          while (i < n && /[^;,\s]/.test(header[i]!)) i++;
-          value = header.slice(start, i);
-        }
+      if (c.peek() === '=') {
+        c.pos++;
+        c.skipSpace();
+        value = c.peek() === '"' ? c.readQuoted() : c.readWhile(/[^;,\s]/);
       }
       if (name) link.params[name] = value;
     }
     links.push(link);
-    const comma = header.indexOf(',', i);
+    const comma = header.indexOf(',', c.pos);
     if (comma < 0) break;
-    i = comma + 1;
+    c.pos = comma + 1;
   }
   return links;
 }

@@ -46,6 +46,16 @@ export function isTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }
 
+/** `digest` when it is a valid digest; INVALID_ARGUMENT about reference `input` otherwise. */
+function checkedDigest(input: string, digest: string): string {
+  try {
+    parseDigest(digest);
+  } catch (err) {
+    throw invalid(input, (err as Error).message);
+  }
+  return digest;
+}
+
 /** Parses a reference; throws INVALID_ARGUMENT with a hint on malformed input. */
 export function parseReference(input: string): ImageReference {
   if (input.startsWith('oci:')) return parseLayoutReference(input);
@@ -53,13 +63,8 @@ export function parseReference(input: string): ImageReference {
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
-    digest = rest.slice(at + 1);
+    digest = checkedDigest(input, rest.slice(at + 1));
     rest = rest.slice(0, at);
-    try {
-      parseDigest(digest);
-    } catch (err) {
-      throw invalid(input, (err as Error).message);
-    }
   }
   let tag: string | undefined;
   const lastColon = rest.lastIndexOf(':');
@@ -95,13 +100,8 @@ function parseLayoutReference(input: string): LayoutReference {
   let tag: string | undefined;
   const at = rest.lastIndexOf('@');
   if (at >= 0 && /^[a-z0-9]+:/.test(rest.slice(at + 1))) {
-    digest = rest.slice(at + 1);
+    digest = checkedDigest(input, rest.slice(at + 1));
     rest = rest.slice(0, at);
-    try {
-      parseDigest(digest);
-    } catch (err) {
-      throw invalid(input, (err as Error).message);
-    }
   } else {
     const colon = rest.lastIndexOf(':');
     if (colon >= 0 && !rest.slice(colon + 1).includes('/')) {

@@ -57,6 +57,11 @@ export interface OpenLazyImageOptions {
   prefetchTrace?: string | undefined;
   /** Close `store` (and indexStore) when the device closes. */
   closeStore?: boolean;
+  /**
+   * Serve only the chain of the first `layers` layers (1..layer count; default all): ext4 deltas 0..layers-1, so the
+   * device is the filesystem of a lower image that shares these base layers.
+   */
+  layers?: number;
 }
 
 /** Default span cache: $TURBO_OCI_SPAN_CACHE_DIR, else $XDG_CACHE_HOME/turbo-oci/spans, else ~/.cache/turbo-oci/spans. */
@@ -87,11 +92,24 @@ async function findIndex(store: ImageStore, imageDigest: string, manifest: Image
   return { digest: d.digest, artifact };
 }
 
+/** The number of layers to serve: `requested` (default all) checked against the image's `count` (INVALID_ARGUMENT). */
+function chainLength(requested: number | undefined, count: number, facts: { image: string; index: string }): number {
+  if (requested === undefined) return count;
+  if (!Number.isInteger(requested) || requested < 1 || requested > count) {
+    throw new ImageError('INVALID_ARGUMENT', `cannot serve the first ${String(requested)} layers: the image has ${count}`, {
+      details: { ...facts, layers: String(requested), layerCount: count },
+      hint: `pass a whole number of layers from 1 to ${count} (--layers)`,
+    });
+  }
+  return requested;
+}
+
 /** Opens the image `target` of `store` lazily; nothing of the layers is read until the device is. */
 export async function openLazyImage(store: ImageStore, target: string, options: OpenLazyImageOptions = {}): Promise<LazyBlockDevice> {
   const indexStore = options.indexStore ?? store;
   const { digest: imageDigest, manifest } = await imageManifest(store, target, options.platform ?? platformFromNode(process.platform, process.arch));
   const { digest: indexDigest, artifact } = await findIndex(indexStore, imageDigest, manifest, store.location);
+  const chain = artifact.layers.slice(0, chainLength(options.layers, artifact.layers.length, { image: imageDigest, index: indexDigest }));
   const metrics = new BackstoreMetrics();
   const cacheDir = options.cacheDir === undefined ? defaultSpanCacheDir() : options.cacheDir;
   let diskCache: SpanDiskCache | undefined;
@@ -105,7 +123,7 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   const timeoutMs = options.readTimeoutMs ?? DEFAULT_BACKSTORE_READ_TIMEOUT_MS;
   const map = new DeviceBlockMap(artifact.deviceBytes);
   const layers: LayerData[] = [];
-  for (const [position, layer] of artifact.layers.entries()) {
+  for (const [position, layer] of chain.entries()) {
     const [seekBlob, deltaBlob] = await Promise.all([readBlob(indexStore, layer.seekIndex.digest, layer.seekIndex.size), readBlob(indexStore, layer.ext4Delta.digest, layer.ext4Delta.size)]);
     const index = decodeSeekIndex(seekBlob);
     if (index.layerSha256.toString('hex') !== parseDigest(layer.digest).hex || index.compressedBytes !== layer.size || index.uncompressedBytes !== layer.uncompressedBytes) {
@@ -131,7 +149,7 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   const info = {
     imageDigest,
     indexDigest,
-    layers: artifact.layers.map((l) => ({ digest: l.digest, compressedBytes: l.size, uncompressedBytes: l.uncompressedBytes, spans: l.points })),
+    layers: chain.map((l) => ({ digest: l.digest, compressedBytes: l.size, uncompressedBytes: l.uncompressedBytes, spans: l.points })),
   };
   const ac = new AbortController();
   let background: Promise<void> | undefined;
@@ -140,7 +158,7 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   if (options.backgroundFetch) {
     const dir = diskCache ? path.join(diskCache.dir, 'layers') : (tempLayers = mkdtempSync(path.join(tmpdir(), 'turbo-oci-layers-')));
     const limiter = options.backgroundFetch.bytesPerSecond ? new RateLimiter(options.backgroundFetch.bytesPerSecond) : undefined;
-    background = fetchLayersInBackground(store, artifact.layers, layers, { dir, metrics, limiter, signal: ac.signal, handles });
+    background = fetchLayersInBackground(store, chain, layers, { dir, metrics, limiter, signal: ac.signal, handles });
     background.catch(() => undefined);
   }
   const onClose = async (): Promise<void> => {

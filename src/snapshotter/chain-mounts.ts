@@ -1,4 +1,4 @@
-// Shared read-only mounts of indexed images (needs root): one serve-nbd daemon + nbdfuse/loop (or kernel nbd) + ext4 per (index digest, chain position), refcounted.
+// Shared read-only mounts of indexed images (needs root): one serve-nbd daemon + nbdfuse/loop (or kernel nbd) + ext4 per (index digest, chain position k: deltas 0..k), refcounted.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -65,12 +65,6 @@ export class ChainMounts {
     // Re-adopt a mount made before a restart when its record and its server are still there.
     if (known && (await loadMountState(stateDir, dir))?.mounted && known.serverPid !== null && isServeNbdProcess(known.serverPid)) return dir;
     if (known) await this.teardown(key);
-    if (layer.layerIndex !== layer.layerCount - 1) {
-      throw new ImageError('UNSUPPORTED', `lazy layer ${layer.layerIndex} of ${layer.layerCount} is not the top of its image: only whole-image chains can be mounted`, {
-        details: { index: layer.indexDigest, layer: layer.layerIndex },
-        hint: 'run a container of the image itself, or pull images that extend it without turbo-index pull',
-      });
-    }
     if (!this.launcher) throw new ImageError('FAILED_PRECONDITION', 'this snapshotter has no serve-nbd launcher configured for lazy layers', { details: { index: layer.indexDigest } });
     if (process.getuid?.() !== 0) throw new ImageError('PERMISSION_DENIED', 'mounting lazy layers needs root (loop devices, FUSE and mount(2))');
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -87,9 +81,11 @@ export class ChainMounts {
     return dir;
   }
 
+  /** Starts serve-nbd for `layer`'s chain: the whole image for its top layer, else `--layers <k+1>` (deltas 0..k only). */
   private startServer(layer: LazyLayer, workDir: string, socket: string): Promise<number> {
     const launcher = this.launcher!;
-    return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs: launcher.extraArgs });
+    const prefix = layer.layerIndex < layer.layerCount - 1 ? ['--layers', String(layer.layerIndex + 1)] : [];
+    return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs: [...(launcher.extraArgs ?? []), ...prefix] });
   }
 
   /** Drops `snapshotId`'s use; tears the chain mount down when nobody uses it any more. */

@@ -26,6 +26,7 @@ export interface ImageDeviceArgs extends CommonArgs {
   'background-fetch-rate'?: string;
   'record-trace'?: string;
   'prefetch-trace'?: string;
+  layers?: number;
 }
 
 /** Adds `<image-ref>` handling, the registry flags and the backstore flags. */
@@ -44,7 +45,8 @@ export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs>
     .option('background-fetch', { type: 'boolean', describe: 'download whole layers after open (digest-verified, into <cache-dir>/layers), then serve from them' })
     .option('record-trace', { type: 'string', describe: 'write the device ranges read to this file (read trace v1) at exit' })
     .option('prefetch-trace', { type: 'string', describe: 'fetch the spans of this read trace right after open' })
-    .option('background-fetch-rate', { type: 'string', describe: 'limit the background fetch to this many bytes/s (e.g. 10MiB); default unlimited' }) as unknown as Argv<T & ImageDeviceArgs>;
+    .option('background-fetch-rate', { type: 'string', describe: 'limit the background fetch to this many bytes/s (e.g. 10MiB); default unlimited' })
+    .option('layers', { type: 'number', describe: 'serve the chain of the first n layers (a lower image that shares these base layers); default all' }) as unknown as Argv<T & ImageDeviceArgs>;
 }
 
 /** Backstore options from the flags. */
@@ -61,6 +63,7 @@ export function lazyImageOptions(argv: ImageDeviceArgs): OpenLazyImageOptions {
   if (argv.platform) o.platform = parsePlatform(argv.platform);
   if (argv['record-trace']) o.recordTrace = argv['record-trace'];
   if (argv['prefetch-trace']) o.prefetchTrace = argv['prefetch-trace'];
+  if (argv.layers !== undefined) o.layers = argv.layers;
   if (argv['background-fetch']) o.backgroundFetch = argv['background-fetch-rate'] ? { bytesPerSecond: parseBytes(argv['background-fetch-rate'], '--background-fetch-rate') } : {};
   return o;
 }
@@ -110,5 +113,6 @@ export function forwardedImageArgs(argv: ImageDeviceArgs): string[] {
   flag('record-trace', argv['record-trace']);
   flag('prefetch-trace', argv['prefetch-trace']);
   flag('background-fetch-rate', argv['background-fetch-rate']);
+  flag('layers', argv.layers);
   return out;
 }

@@ -41,8 +41,8 @@ describe('lazy layers on Prepare', () => {
       expect((await sn.walk()).map((i) => [i.name, i.kind])).toEqual([[target0, 'COMMITTED'], [chain1, 'COMMITTED']]);
       // Without a launcher, mounting a container on top fails clearly and leaves no active snapshot behind.
       await expect(sn.prepare('ctr', chain1)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
-      // A chain that is not the top of its indexed image cannot be mounted (only whole-image ext4 devices exist).
-      await expect(sn.view('v0', target0)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      // A chain below the top of its image (a shared base) needs the launcher too (serve-nbd --layers 1).
+      await expect(sn.view('v0', target0)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
       expect((await sn.walk()).map((i) => i.name)).toEqual([target0, chain1]);
       await sn.remove(chain1);
       await sn.remove(target0);

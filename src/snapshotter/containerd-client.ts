@@ -2,16 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ImageError, type ErrorCode } from '../errors.js';
+import { ImageError } from '../errors.js';
 import { PROTO_LOADER_OPTIONS, protoRoot } from './service.js';
-
-const CODE_OF_STATUS: Partial<Record<grpc.status, ErrorCode>> = {
-  [grpc.status.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
-  [grpc.status.NOT_FOUND]: 'NOT_FOUND',
-  [grpc.status.ALREADY_EXISTS]: 'ALREADY_EXISTS',
-  [grpc.status.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
-  [grpc.status.UNAVAILABLE]: 'UNAVAILABLE',
-};
+import { ERROR_CODE_OF_GRPC_STATUS as CODE_OF_STATUS } from './grpc-status.js';
 
 type RawClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 

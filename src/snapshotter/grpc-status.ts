@@ -18,3 +18,12 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   LIMIT_EXCEEDED: status.INTERNAL,
   INTERNAL: status.INTERNAL,
 };
+
+/** The way back for clients (containerd's answers, our own service in tests): the statuses containerd's errdefs name; others are INTERNAL. */
+export const ERROR_CODE_OF_GRPC_STATUS: Partial<Record<status, ErrorCode>> = {
+  [status.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
+  [status.NOT_FOUND]: 'NOT_FOUND',
+  [status.ALREADY_EXISTS]: 'ALREADY_EXISTS',
+  [status.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
+  [status.UNAVAILABLE]: 'UNAVAILABLE',
+};

@@ -1,16 +1,9 @@
 // A Snapshotter that calls a containerd.services.snapshots.v1.Snapshots server over gRPC (as containerd's proxy plugin does).
 import * as grpc from '@grpc/grpc-js';
-import { ImageError, type ErrorCode } from '../../src/errors.js';
+import { ImageError } from '../../src/errors.js';
 import { loadSnapshotsProto, snapshotsServiceConstructor } from '../../src/snapshotter/service.js';
 import type { SnapshotInfo, SnapshotMount, Snapshotter, SnapshotUsage } from '../../src/snapshotter/snapshot-types.js';
-
-const CODE_OF_STATUS: Partial<Record<grpc.status, ErrorCode>> = {
-  [grpc.status.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
-  [grpc.status.NOT_FOUND]: 'NOT_FOUND',
-  [grpc.status.ALREADY_EXISTS]: 'ALREADY_EXISTS',
-  [grpc.status.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
-  [grpc.status.UNAVAILABLE]: 'UNAVAILABLE',
-};
+import { ERROR_CODE_OF_GRPC_STATUS as CODE_OF_STATUS } from '../../src/snapshotter/grpc-status.js';
 
 interface WireInfo {
   name: string;

@@ -1,6 +1,7 @@
 // The list of turbo-index commands: one module per top-level verb; only working commands are listed.
 import type { CommandModule } from 'yargs';
 
+import { annotateCommand } from './annotate.js';
 import { buildCommand } from './build.js';
 import { catCommand } from './cat.js';
 import { lsCommand } from './ls.js';
@@ -16,4 +17,4 @@ import { verifyCommand } from './verify.js';
 
 /** Every top-level command of the turbo-index CLI. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command, buildCommand, inspectCommand, verifyCommand, lsCommand, catCommand, statCommand, serveNbdCommand, mountCommand, umountCommand, pullCommand];
+export const COMMANDS: CommandModule<any, any>[] = [gzipIndexCommand, registryCommand, ext4Command, buildCommand, inspectCommand, verifyCommand, lsCommand, catCommand, statCommand, serveNbdCommand, mountCommand, umountCommand, pullCommand, annotateCommand];

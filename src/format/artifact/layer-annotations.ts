@@ -1,5 +1,7 @@
 // Layer annotations v1 (docs/format.md "Layer annotations v1"): the turbo.ociv1 keys on an image's layer descriptors that name its index artifact.
+import { ImageError } from '../../errors.js';
 import { isDigest } from '../oci/digest.js';
+import { parseManifest, type Descriptor } from '../oci/manifest.js';
 import { formatReference, parseReference } from '../oci/reference.js';
 
 /**
@@ -70,4 +72,16 @@ export function inheritedLabels(annotations: Record<string, string> | undefined)
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(annotations ?? {})) if (k.startsWith(INHERITED_LABEL_PREFIX)) out[k] = v;
   return out;
+}
+
+/**
+ * An image manifest's bytes with `values` added to the annotations of every layer descriptor (existing keys kept, ours
+ * replaced); every other field is kept as parsed. Compact JSON, so the result has a new digest. CORRUPT when the bytes
+ * are not a manifest with a layers array.
+ */
+export function annotateManifestLayers(bytes: Uint8Array, values: Record<string, string>): Buffer {
+  const m = parseManifest(bytes).manifest as unknown as Record<string, unknown>;
+  if (!Array.isArray(m.layers)) throw new ImageError('CORRUPT', 'manifest has no layers array');
+  m.layers = (m.layers as Descriptor[]).map((d) => ({ ...d, annotations: { ...(d.annotations ?? {}), ...values } }));
+  return Buffer.from(JSON.stringify(m), 'utf8');
 }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
+  annotateManifestLayers,
   inheritedLabels,
   INHERITED_LABEL_PREFIX,
   LAYER_ANNOTATION,
@@ -11,6 +12,7 @@ import {
   parseLayerAnnotations,
   parseRepositoryName,
 } from '../../../../src/format/artifact/layer-annotations.js';
+import { isImageError } from '../../../../src/errors.js';
 import { PROPERTY_SEED } from '../../../helpers/random.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
@@ -70,5 +72,28 @@ describe('layer annotations v1', () => {
       }),
       { seed: PROPERTY_SEED, numRuns: 200 },
     );
+  });
+
+  it('annotateManifestLayers adds the values to every layer, keeps other annotations and fields, and replaces stale values of our keys', () => {
+    const layer = (n: string, annotations?: Record<string, string>) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(n), size: n.length, ...(annotations ? { annotations } : {}) });
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('config'), size: 6 },
+      layers: [layer('a'), layer('b', { 'org.example.keep': 'yes', [LAYER_ANNOTATION.index]: sha('stale') })],
+      annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+      'x-unknown-field': [1, 2],
+    };
+    const values = layerAnnotations(sha('index'), { registry: 'reg.example', repository: 'app' });
+    const out = JSON.parse(annotateManifestLayers(Buffer.from(JSON.stringify(manifest, null, 2)), values).toString('utf8'));
+    expect(out).toEqual({ ...manifest, layers: [layer('a', values), layer('b', { 'org.example.keep': 'yes', ...values })] });
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] };
+    let code: string | undefined;
+    try {
+      annotateManifestLayers(Buffer.from(JSON.stringify(index)), values);
+    } catch (err) {
+      code = isImageError(err) ? err.code : 'other';
+    }
+    expect(code).toBe('CORRUPT');
   });
 });

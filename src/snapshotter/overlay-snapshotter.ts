@@ -213,7 +213,7 @@ export class OverlaySnapshotter implements Snapshotter {
     requireKey(name, 'name');
     requireKey(key);
     validateLabels(labels);
-    this.store.transaction(() => {
+    const id = this.store.transaction(() => {
       const rec = this.store.get(key);
       if (rec.kind !== 'ACTIVE') {
         throw new ImageError('FAILED_PRECONDITION', `snapshot ${JSON.stringify(key)} is ${rec.kind.toLowerCase()}, not active`, { details: { key, kind: rec.kind } });
@@ -221,7 +221,11 @@ export class OverlaySnapshotter implements Snapshotter {
       if (this.store.find(name)) throw new ImageError('ALREADY_EXISTS', `snapshot ${JSON.stringify(name)} already exists`, { details: { name } });
       const usage = diskUsage(this.fsPath(rec.id));
       this.store.markCommitted(rec.id, name, labels, usage.size, usage.inodes, Date.now());
+      return rec.id;
     });
+    // A committed snapshot has no mounts (containerd unmounts before Commit, e.g. after unpacking a layer onto a lazy
+    // base): its use of a lazy chain mount ends here, so the mount goes away with its last active/view user.
+    await this.chains.release(id);
   }
 
   async remove(key: string): Promise<void> {
@@ -281,7 +285,8 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async cleanup(): Promise<void> {
     const ids = this.store.all().map((r) => r.id);
-    await this.chains.releaseUnused(new Set(ids));
+    // Only active snapshots and views use chain mounts.
+    await this.chains.releaseUnused(new Set(this.store.all().filter((r) => r.kind !== 'COMMITTED').map((r) => r.id)));
     const live = new Set(ids.map(String));
     for (const name of readdirSync(this.snapshotsDir)) {
       if (!live.has(name)) rmSync(path.join(this.snapshotsDir, name), { recursive: true, force: true });

@@ -4,8 +4,9 @@ import { ImageError } from '../errors.js';
 import { chainIds } from '../format/artifact/chain-id.js';
 import { decodeIndexArtifact } from '../format/artifact/index-artifact.js';
 import { formatRepositoryName, parseLayerAnnotations, type RepositoryName } from '../format/artifact/layer-annotations.js';
-import { parseManifest, type ImageManifest } from '../format/oci/manifest.js';
-import { isImageManifestType } from '../format/oci/media-types.js';
+import { parseManifest, type ImageIndex, type ImageManifest, type Platform } from '../format/oci/manifest.js';
+import { isImageManifestType, isIndexType } from '../format/oci/media-types.js';
+import { platformFromNode, selectPlatform } from '../format/oci/platform.js';
 import { parseReference } from '../format/oci/reference.js';
 import { readBlob, type ImageStore } from '../registry/image-store.js';
 import { openImageStore } from '../registry/open-store.js';
@@ -96,5 +97,48 @@ export async function discoverByAnnotations(chainId: string, labels: Record<stri
     }
   } catch {
     return undefined;
+  }
+}
+
+/** An annotated image resolved through its annotations: the manifest to give containerd, and the original image's layers. */
+export interface AnnotatedImage extends ResolvedLazyImage {
+  /** The (annotated) image manifest at the reference, after platform selection. */
+  manifestDigest: string;
+}
+
+/**
+ * For `turbo-index pull`: the image manifest at `target` in `store` (the `platform` entry of an image index); when all
+ * its layers carry the same valid turbo.ociv1 annotations, their index resolved as in discovery step 2 (in the store
+ * `openRepository` opens for the named repository; the reference's own repository when the key is absent). Undefined
+ * when the layers are not annotated; errors of the resolution are thrown (the image says it is indexed).
+ */
+export async function resolveAnnotatedImage(
+  store: ImageStore,
+  ref: RepositoryName,
+  target: string,
+  openRepository: (name: RepositoryName) => Promise<ImageStore>,
+  platform: Platform = platformFromNode(process.platform, process.arch),
+): Promise<AnnotatedImage | undefined> {
+  const top = await store.getManifest(target);
+  let manifestDigest = top.descriptor.digest;
+  let parsed = parseManifest(top.bytes, top.descriptor.mediaType);
+  if (isIndexType(parsed.mediaType)) {
+    const chosen = selectPlatform(parsed.manifest as ImageIndex, platform);
+    const m = await store.getManifest(chosen.digest);
+    manifestDigest = m.descriptor.digest;
+    parsed = parseManifest(m.bytes, m.descriptor.mediaType);
+  }
+  if (!isImageManifestType(parsed.mediaType)) return undefined;
+  const layers = (parsed.manifest as ImageManifest).layers;
+  const each = layers.map((l) => parseLayerAnnotations(l.annotations ?? {}));
+  const first = each[0];
+  if (!first || each.some((a) => !a || a.indexDigest !== first.indexDigest || formatRepositoryName(a.repository ?? ref) !== formatRepositoryName(first.repository ?? ref))) return undefined;
+  const repository = first.repository ?? { registry: ref.registry, repository: ref.repository };
+  const same = formatRepositoryName(repository) === formatRepositoryName(ref);
+  const indexStore = same ? store : await openRepository(repository);
+  try {
+    return { ...(await resolveAnnotatedIndex(indexStore, repository, first.indexDigest)), manifestDigest };
+  } finally {
+    if (!same) await indexStore.close();
   }
 }

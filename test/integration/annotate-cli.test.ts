@@ -11,8 +11,10 @@ import { openImageStore } from '../../src/registry/open-store.js';
 import { resolveLazyImage, type ResolvedLazyImage } from '../../src/snapshotter/lazy-image-resolver.js';
 import { CRI_LABELS, lazyLabels, TARGET_SNAPSHOT_LABEL } from '../../src/snapshotter/lazy-layer.js';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
+import { startSnapshotService } from '../../src/snapshotter/service.js';
 import { EXIT_STATUS } from '../../src/cli/exit-codes.js';
 import { missingNeeds } from '../helpers/capabilities.js';
+import { startContainerd } from '../helpers/containerd.js';
 import { makeLayeredImage, type LayeredImage } from '../helpers/layered-image.js';
 import { makeTestImage, pushTestImage } from '../helpers/oci-image.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
@@ -20,6 +22,7 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ commands: ['docker-registry'] });
+const skipContainerd = missingNeeds({ root: true, commands: ['containerd', 'ctr'] });
 
 /** The manifest JSON with the layers' annotations removed (what must be unchanged by annotate). */
 function withoutLayerAnnotations(m: ImageManifest): unknown {
@@ -149,4 +152,37 @@ describe.skipIf(skip)('turbo-index annotate', () => {
     expect(run.stderr).toContain('turbo-index build');
     await expect(store!.getManifest('bare-lazy')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   }, 60_000);
+
+  it.skipIf(skipContainerd)('turbo-index pull of the annotated copy: containerd records the copy, the Prepares carry the forwarded annotations, every layer is lazy', async () => {
+    const annotateRun = await turboIndex(['annotate', `${repo}:v1`, '--to', `${repo}:pull-lazy`]);
+    expect(annotateRun.status).toBe(0);
+    const copy = await store!.getManifest('pull-lazy');
+    const root = path.join(dir, 'pull-root');
+    const sn = new OverlaySnapshotter(root);
+    const service = await startSnapshotService(sn, path.join(dir, 'turbo.sock'));
+    try {
+      const containerd = await startContainerd({ snapshotterSocket: service.socketPath, plainHttpRegistries: [registry!.host] });
+      try {
+        const pulled = await turboIndex(['pull', `${repo}:pull-lazy`, '--containerd-address', containerd.address, '--snapshotter-root', root]);
+        expect(pulled.stderr).toBe('');
+        expect(pulled.status).toBe(0);
+        expect(pulled.stdout).toBe(`pulled ${repo}:pull-lazy lazily (image ${copy.descriptor.digest}, index ${resolved.indexDigest}, 3 layers)\n`);
+        const listed = (await containerd.ctr(['images', 'ls'])).split('\n').find((l) => l.startsWith(`${repo}:pull-lazy `));
+        expect(listed).toContain(copy.descriptor.digest);
+        const infos = await sn.walk();
+        expect(infos.every((i) => i.kind === 'COMMITTED')).toBe(true);
+        for (let k = 0; k < 3; k++) {
+          const info = infos.find((i) => i.name.endsWith(image.chainIds[k]!));
+          expect(info, `layer ${k}`).toBeDefined();
+          // Forwarded from the layer descriptor, as containerd's unpacker does; served from the original image.
+          expect(info!.labels).toMatchObject({ ...layerAnnotations(resolved.indexDigest, { registry: registry!.host, repository: 'test/annotate' }), ...lazyLabels(resolved.entries[k]!.layer) });
+        }
+      } finally {
+        await containerd.stop();
+      }
+    } finally {
+      await service.close(1000);
+      await sn.close();
+    }
+  }, 120_000);
 });

@@ -5,12 +5,14 @@ import type { CommandModule } from 'yargs';
 
 import { DEFAULT_SNAPSHOTTER_ROOT } from '../../defaults.js';
 import { ImageError } from '../../errors.js';
+import { inheritedLabels } from '../../format/artifact/layer-annotations.js';
 import { parseManifest, type ImageManifest } from '../../format/oci/manifest.js';
 import { parseReference, referenceTarget } from '../../format/oci/reference.js';
 import { readBlob } from '../../registry/image-store.js';
 import { openImageStore } from '../../registry/open-store.js';
 import { ContainerdClient } from '../../snapshotter/containerd-client.js';
 import { LazyCatalog } from '../../snapshotter/lazy-catalog.js';
+import { resolveAnnotatedImage } from '../../snapshotter/annotation-discovery.js';
 import { resolveLazyImage } from '../../snapshotter/lazy-image-resolver.js';
 import { TARGET_SNAPSHOT_LABEL } from '../../snapshotter/lazy-layer.js';
 import { writeOut } from './output.js';
@@ -41,13 +43,17 @@ export const pullCommand: CommandModule<object, PullArgs> = {
     if (ref.kind !== 'registry') throw new ImageError('INVALID_ARGUMENT', 'pull needs a registry reference', { details: { ref: argv['image-ref'] } });
     const store = await openImageStore(ref, storeOptions(argv));
     let resolved;
+    let manifestDigest: string;
     let manifestBytes: Buffer;
     let config: Buffer;
     let manifest: ImageManifest;
     let manifestMediaType: string;
     try {
-      resolved = await resolveLazyImage(store, ref, referenceTarget(ref));
-      const m = await store.getManifest(resolved.imageDigest);
+      // An image whose layers carry turbo.ociv1 annotations names its index (discovery step 2); else the referrers lookup.
+      const annotated = await resolveAnnotatedImage(store, ref, referenceTarget(ref), (name) => openImageStore({ kind: 'registry', ...name }, storeOptions(argv)));
+      resolved = annotated ?? (await resolveLazyImage(store, ref, referenceTarget(ref)));
+      manifestDigest = annotated?.manifestDigest ?? resolved.imageDigest;
+      const m = await store.getManifest(manifestDigest);
       manifestBytes = Buffer.from(m.bytes);
       manifestMediaType = m.descriptor.mediaType;
       manifest = parseManifest(m.bytes, m.descriptor.mediaType).manifest as ImageManifest;
@@ -69,13 +75,15 @@ export const pullCommand: CommandModule<object, PullArgs> = {
       await client.withLease(async () => {
         // GC references as containerd's own unpacker sets them: image -> manifest -> config -> top snapshot.
         await client.writeBlob(config, manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${argv.snapshotter}`]: chainIds[chainIds.length - 1]! });
-        await client.writeBlob(manifestBytes, resolved.imageDigest, { 'containerd.io/gc.ref.content.config': manifest.config.digest });
+        await client.writeBlob(manifestBytes, manifestDigest, { 'containerd.io/gc.ref.content.config': manifest.config.digest });
         let parent = '';
-        for (const chainId of chainIds) {
+        for (const [k, chainId] of chainIds.entries()) {
           if ((await client.snapshotKind(argv.snapshotter, chainId)) === undefined) {
             const key = `extract-${randomBytes(8).toString('hex')} ${chainId}`;
+            // As containerd's unpacker: the layer's containerd.io/snapshot/* annotations go along as labels.
+            const labels = { ...inheritedLabels(manifest.layers[k]?.annotations), [TARGET_SNAPSHOT_LABEL]: chainId };
             try {
-              await client.prepareSnapshot(argv.snapshotter, key, parent, { [TARGET_SNAPSHOT_LABEL]: chainId });
+              await client.prepareSnapshot(argv.snapshotter, key, parent, labels);
               await client.removeSnapshot(argv.snapshotter, key).catch(() => undefined);
               throw new ImageError('FAILED_PRECONDITION', `snapshotter ${argv.snapshotter} unpacks layer ${chainId} instead of serving it lazily`, {
                 details: { chainId, snapshotter: argv.snapshotter },
@@ -90,11 +98,11 @@ export const pullCommand: CommandModule<object, PullArgs> = {
           }
           parent = chainId;
         }
-        await client.putImage(argv['image-ref'], { mediaType: manifestMediaType, digest: resolved.imageDigest, size: manifestBytes.length });
+        await client.putImage(argv['image-ref'], { mediaType: manifestMediaType, digest: manifestDigest, size: manifestBytes.length });
       });
     } finally {
       client.close();
     }
-    await writeOut(`pulled ${argv['image-ref']} lazily (image ${resolved.imageDigest}, index ${resolved.indexDigest}, ${chainIds.length} layers)\n`);
+    await writeOut(`pulled ${argv['image-ref']} lazily (image ${manifestDigest}, index ${resolved.indexDigest}, ${chainIds.length} layers)\n`);
   },
 };

@@ -1,6 +1,7 @@
-// ext4 256-byte inode with i_extra_isize 32: encoder, decoder and metadata_csum checksum.
+// ext4 256-byte inode with i_extra_isize 32: the writer's encoder (the reader's decoder and the checksum are in inode-decode.ts).
 // Layout per Linux Documentation/filesystems/ext4/inodes.rst; times carry nanoseconds and 2 epoch bits.
-import { crc32cRaw, crc32cU32 } from './crc32c.js';
+import { crc32cU32 } from './crc32c.js';
+import { inodeChecksumAnySize } from './inode-decode.js';
 
 /** On-disk inode size this writer uses. */
 export const INODE_SIZE = 256;
@@ -56,12 +57,6 @@ function putTime(b: Buffer, secOff: number, extraOff: number, time: InodeTime): 
   b.writeUInt32LE(((t.nsec << 2) | epoch) >>> 0, extraOff);
 }
 
-function getTime(b: Buffer, secOff: number, extraOff: number): InodeTime {
-  const lo = b.readInt32LE(secOff);
-  const extra = b.readUInt32LE(extraOff);
-  return { sec: lo + (extra & 3) * 2 ** 32, nsec: extra >>> 2 };
-}
-
 /** Encodes inode number `ino` into `out[offset .. +256]`, computing the checksum from the fs seed. */
 export function encodeInode(ino: Inode, inum: number, csumSeed: number, out: Buffer, offset: number): void {
   const b = out.subarray(offset, offset + INODE_SIZE);
@@ -87,7 +82,7 @@ export function encodeInode(ino: Inode, inum: number, csumSeed: number, out: Buf
   b.writeUInt16LE(ino.gid >>> 16, 0x7a);
   b.writeUInt16LE(INODE_EXTRA_ISIZE, 0x80);
   if (ino.xattrArea) Buffer.from(ino.xattrArea).copy(b, INODE_XATTR_OFFSET);
-  const c = inodeChecksum(b, inum, csumSeed);
+  const c = inodeChecksumAnySize(b, inum, csumSeed);
   b.writeUInt16LE(c & 0xffff, 0x7c);
   b.writeUInt16LE(c >>> 16, 0x82);
 }
@@ -95,40 +90,4 @@ export function encodeInode(ino: Inode, inum: number, csumSeed: number, out: Buf
 /** Per-inode checksum seed: crc32c(fs seed, le32 inode number, le32 generation); also seeds dir/extent/dx tails. */
 export function inodeChecksumSeed(csumSeed: number, inum: number, generation: number): number {
   return crc32cU32(crc32cU32(csumSeed, inum), generation);
-}
-
-/** crc32c of the 256-byte inode with i_checksum_lo/hi taken as zero. */
-export function inodeChecksum(b: Uint8Array, inum: number, csumSeed: number): number {
-  const gen = b[0x64]! | (b[0x65]! << 8) | (b[0x66]! << 16) | (b[0x67]! << 24);
-  let c = inodeChecksumSeed(csumSeed, inum, gen >>> 0);
-  const zero = new Uint8Array(2);
-  c = crc32cRaw(c, b, 0, 0x7c);
-  c = crc32cRaw(c, zero);
-  c = crc32cRaw(c, b, 0x7e, 0x82);
-  c = crc32cRaw(c, zero);
-  c = crc32cRaw(c, b, 0x84, INODE_SIZE);
-  return c >>> 0;
-}
-
-/** Decodes an inode (plus its stored checksum) from 256 bytes. */
-export function decodeInode(raw: Uint8Array): Inode & { checksum: number; extraIsize: number } {
-  const b = Buffer.from(raw.buffer, raw.byteOffset, INODE_SIZE);
-  return {
-    mode: b.readUInt16LE(0),
-    uid: b.readUInt16LE(0x02) + b.readUInt16LE(0x78) * 0x10000,
-    gid: b.readUInt16LE(0x18) + b.readUInt16LE(0x7a) * 0x10000,
-    size: b.readUInt32LE(0x04) + b.readUInt32LE(0x6c) * 2 ** 32,
-    atime: getTime(b, 0x08, 0x8c),
-    ctime: getTime(b, 0x0c, 0x84),
-    mtime: getTime(b, 0x10, 0x88),
-    crtime: getTime(b, 0x90, 0x94),
-    linksCount: b.readUInt16LE(0x1a),
-    blocks512: b.readUInt32LE(0x1c) + b.readUInt16LE(0x74) * 2 ** 32,
-    flags: b.readUInt32LE(0x20),
-    block: Uint8Array.from(b.subarray(0x28, 0x64)),
-    generation: b.readUInt32LE(0x64),
-    fileAcl: b.readUInt32LE(0x68) + b.readUInt16LE(0x76) * 2 ** 32,
-    checksum: (b.readUInt16LE(0x7c) | (b.readUInt16LE(0x82) << 16)) >>> 0,
-    extraIsize: b.readUInt16LE(0x80),
-  };
 }

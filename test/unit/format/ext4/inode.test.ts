@@ -1,6 +1,7 @@
 // Inode codec round trips, including 32-bit ids above 2^31 (regression: hi<<16 made them negative).
 import { describe, expect, it } from 'vitest';
-import { decodeInode, encodeInode, INODE_SIZE, type Inode } from '../../../../src/format/ext4/inode.js';
+import { encodeInode, INODE_SIZE, type Inode } from '../../../../src/format/ext4/inode.js';
+import { decodeInodeRaw, inodeChecksumAnySize } from '../../../../src/format/ext4/inode-decode.js';
 
 function sampleInode(uid: number, gid: number): Inode {
   const t = { sec: 1_700_000_000, nsec: 123_456_789 };
@@ -19,9 +20,12 @@ describe('ext4 inode codec', () => {
   ])('round-trips uid %d and gid %d', (uid, gid) => {
     const out = Buffer.alloc(INODE_SIZE);
     encodeInode(sampleInode(uid, gid), 12, 0x12345678, out, 0);
-    const decoded = decodeInode(out);
+    const decoded = decodeInodeRaw(out);
     expect([decoded.uid, decoded.gid]).toEqual([uid, gid]);
     expect(decoded.size).toBe(5 * 2 ** 32 + 7);
     expect(decoded.mtime).toEqual({ sec: 1_700_000_000, nsec: 123_456_789 });
+    expect(decoded.crtime).toEqual({ sec: 1_700_000_000, nsec: 123_456_789 });
+    expect([decoded.linksCount, decoded.blocksRaw, decoded.flags, decoded.extraIsize, decoded.checksumBits]).toEqual([2, 8, 0x80000, 32, 32]);
+    expect(decoded.storedChecksum).toBe(inodeChecksumAnySize(out, 12, 0x12345678));
   });
 });

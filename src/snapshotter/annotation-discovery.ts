@@ -40,7 +40,7 @@ function mismatch(indexDigest: string, why: string, details: Record<string, stri
  * artifact's diffIDs and chain IDs. Returns the subject's layers as lazy-catalog entries (imageRef = the subject by digest).
  * NOT_FOUND / CORRUPT / UNSUPPORTED / UNAVAILABLE … on any problem.
  */
-export async function resolveAnnotatedIndex(store: ImageStore, repository: RepositoryName, indexDigest: string): Promise<ResolvedLazyImage> {
+export async function resolveAnnotatedIndex(store: ImageStore, repository: RepositoryName, indexDigest: string): Promise<ResolvedLazyImage & { layerDigests: string[] }> {
   // getManifest verifies the bytes against the digest asked for.
   const artifact = decodeIndexArtifact((await store.getManifest(indexDigest)).bytes);
   const subject = await store.getManifest(artifact.subject.digest);
@@ -70,6 +70,7 @@ export async function resolveAnnotatedIndex(store: ImageStore, repository: Repos
   return {
     imageDigest: artifact.subject.digest,
     indexDigest,
+    layerDigests: artifact.layers.map((l) => l.digest),
     entries: artifact.layers.map((l, layerIndex) => ({ chainId: l.chainId, layer: { imageRef, indexDigest, layerIndex, layerCount } })),
   };
 }
@@ -110,7 +111,8 @@ export interface AnnotatedImage extends ResolvedLazyImage {
  * For `turbo-index pull`: the image manifest at `target` in `store` (the `platform` entry of an image index); when all
  * its layers carry the same valid turbo.ociv1 annotations, their index resolved as in discovery step 2 (in the store
  * `openRepository` opens for the named repository; the reference's own repository when the key is absent). Undefined
- * when the layers are not annotated; errors of the resolution are thrown (the image says it is indexed).
+ * when the layers are not annotated; errors of the resolution are thrown (the image says it is indexed), and CORRUPT
+ * when the image's layers are not the indexed image's.
  */
 export async function resolveAnnotatedImage(
   store: ImageStore,
@@ -137,7 +139,13 @@ export async function resolveAnnotatedImage(
   const same = formatRepositoryName(repository) === formatRepositoryName(ref);
   const indexStore = same ? store : await openRepository(repository);
   try {
-    return { ...(await resolveAnnotatedIndex(indexStore, repository, first.indexDigest)), manifestDigest };
+    const { layerDigests, ...resolved } = await resolveAnnotatedIndex(indexStore, repository, first.indexDigest);
+    if (layerDigests.length !== layers.length || layers.some((l, i) => l.digest !== layerDigests[i])) {
+      throw new ImageError('CORRUPT', `the layers of image ${manifestDigest} are not those of the image its annotations name`, {
+        details: { image: manifestDigest, index: first.indexDigest, indexed: resolved.imageDigest },
+      });
+    }
+    return { ...resolved, manifestDigest };
   } finally {
     if (!same) await indexStore.close();
   }

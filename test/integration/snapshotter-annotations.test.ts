@@ -3,12 +3,13 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeIndexArtifact, encodeIndexArtifact } from '../../src/format/artifact/index-artifact.js';
-import { layerAnnotations } from '../../src/format/artifact/layer-annotations.js';
+import { annotateManifestLayers, formatRepositoryName, layerAnnotations, type RepositoryName } from '../../src/format/artifact/layer-annotations.js';
 import { sha256Digest } from '../../src/format/oci/digest.js';
 import { OCI_MANIFEST } from '../../src/format/oci/media-types.js';
 import { parseReference } from '../../src/format/oci/reference.js';
 import type { ImageStore } from '../../src/registry/image-store.js';
 import { openImageStore } from '../../src/registry/open-store.js';
+import { resolveAnnotatedImage } from '../../src/snapshotter/annotation-discovery.js';
 import { resolveLazyImage, type ResolvedLazyImage } from '../../src/snapshotter/lazy-image-resolver.js';
 import { CRI_LABELS, lazyLabels, TARGET_SNAPSHOT_LABEL, TURBO_LAYER_LABELS, type LazyLayer } from '../../src/snapshotter/lazy-layer.js';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
@@ -203,5 +204,38 @@ describe.skipIf(skip)('turbo.ociv1 layer annotations on Prepare', () => {
     } finally {
       await sn.close();
     }
+  }, 60_000);
+
+  it('resolveAnnotatedImage (turbo-index pull): consistent annotations resolve to the original image, partial ones are ignored, other layers are CORRUPT', async () => {
+    const ref = { registry: registry!.host, repository: 'test/ann' };
+    const opened: string[] = [];
+    const open = (name: RepositoryName) => (opened.push(formatRepositoryName(name)), openImageStore({ kind: 'registry', ...name }));
+    const push = async (bytes: Buffer, tag: string) => (await store!.putManifest(bytes, OCI_MANIFEST, tag)).digest;
+    // Not annotated: undefined (pull then uses the referrers API).
+    expect(await resolveAnnotatedImage(store!, ref, 'v1', open)).toBeUndefined();
+    // Every layer annotated, without the repository key: the reference's repository, no other store opened.
+    const copyDigest = await push(annotateManifestLayers(image.manifestBytes, { [TURBO_LAYER_LABELS.index]: direct.indexDigest }), 'copy');
+    expect(await resolveAnnotatedImage(store!, ref, 'copy', open)).toEqual({ ...direct, manifestDigest: copyDigest });
+    expect(opened).toEqual([]);
+    // Naming the proxy's host: that repository is opened (and closed), and the image served is the original there.
+    const viaProxyDigest = await push(annotateManifestLayers(image.manifestBytes, layerAnnotations(direct.indexDigest, { registry: proxy!.host, repository: 'test/ann' })), 'copy-proxy');
+    expect(await resolveAnnotatedImage(store!, ref, 'copy-proxy', open)).toEqual({ ...viaProxy, manifestDigest: viaProxyDigest });
+    expect(opened).toEqual([proxyRepo]);
+    // Only some layers annotated, or layers disagreeing: not an annotated image.
+    const manifest = JSON.parse(image.manifestBytes.toString('utf8')) as { layers: { annotations?: Record<string, string> }[] };
+    const partial = { ...manifest, layers: manifest.layers.map((l, i) => (i === 0 ? { ...l, annotations: { [TURBO_LAYER_LABELS.index]: direct.indexDigest } } : l)) };
+    await push(Buffer.from(JSON.stringify(partial)), 'partial');
+    expect(await resolveAnnotatedImage(store!, ref, 'partial', open)).toBeUndefined();
+    const mixed = { ...manifest, layers: manifest.layers.map((l, i) => ({ ...l, annotations: { [TURBO_LAYER_LABELS.index]: i === 0 ? direct.indexDigest : sha256Digest(Buffer.from('x')) } })) };
+    await push(Buffer.from(JSON.stringify(mixed)), 'mixed');
+    expect(await resolveAnnotatedImage(store!, ref, 'mixed', open)).toBeUndefined();
+    // Another image's layers annotated with this index: CORRUPT (containerd would get chain IDs its config does not have).
+    const other = await makeLayeredImage('annotations-other', 2);
+    await pushTestImage(store!, other, 'other');
+    await push(annotateManifestLayers(other.manifestBytes, { [TURBO_LAYER_LABELS.index]: direct.indexDigest }), 'other-copy');
+    await expect(resolveAnnotatedImage(store!, ref, 'other-copy', open)).rejects.toMatchObject({ code: 'CORRUPT' });
+    // A named index that does not exist: the resolution's NOT_FOUND.
+    await push(annotateManifestLayers(image.manifestBytes, { [TURBO_LAYER_LABELS.index]: sha256Digest(Buffer.from('none')) }), 'dangling');
+    await expect(resolveAnnotatedImage(store!, ref, 'dangling', open)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   }, 60_000);
 });

@@ -141,6 +141,19 @@ describe.skipIf(skip)('lazy backstore: a lower prefix of an indexed image', () =
     }
   }, 300_000);
 
+  it('background fetch downloads only the served layers', async () => {
+    const dev = await openPrefix(2, { backgroundFetch: {} });
+    try {
+      await dev.backgroundFetch;
+      expect(dev.metrics.layersLocal).toBe(2);
+      expect(dev.metrics.bytesFetched).toBe(fx.debian.layers[0]!.size + fx.debian.layers[1]!.size);
+      const vol = await openExt4(dev);
+      expect((await vol.readFile('/etc/os-release')).toString()).toContain('ID=debian');
+    } finally {
+      await dev.close();
+    }
+  }, 120_000);
+
   it.each([0, DEBIAN_LAYER_COUNT + 1, 1.5, -1, Number.NaN])('layers: %s is INVALID_ARGUMENT naming the layer count', async (n) => {
     await expect(openPrefix(n)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ layerCount: DEBIAN_LAYER_COUNT, image: fx.debian.manifestDigest }) });
   });

@@ -139,12 +139,13 @@ describe.skipIf(skip)('turbo-index annotate', () => {
     expect(amdCopy.descriptor.digest).toBe((await store!.resolve('lazy')).digest);
   }, 60_000);
 
-  it('refuses another repository, digests and layouts (INVALID_ARGUMENT) and images without an index (NOT_FOUND); nothing is pushed', async () => {
-    for (const to of [`${registry!.host}/test/other:lazy`, `${repo}@${image.manifest.digest}`, repo, 'oci:/tmp/nowhere:lazy']) {
+  it('refuses another repository, digests, layouts and the source tag (INVALID_ARGUMENT) and images without an index (NOT_FOUND); nothing is pushed', async () => {
+    for (const to of [`${registry!.host}/test/other:lazy`, `${repo}@${image.manifest.digest}`, repo, 'oci:/tmp/nowhere:lazy', `${repo}:v1`]) {
       const run = await turboIndex(['annotate', `${repo}:v1`, '--to', to]);
       expect(run.status, to).toBe(EXIT_STATUS.INVALID_ARGUMENT);
       expect(run.stderr).toMatch(/turbo-index:/);
     }
+    expect((await store!.getManifest('v1')).bytes.equals(image.manifestBytes)).toBe(true);
     const bare = await makeLayeredImage('annotate-bare', 1, 1024);
     await pushTestImage(store!, bare, 'bare');
     const run = await turboIndex(['annotate', `${repo}:bare`, '--to', `${repo}:bare-lazy`]);

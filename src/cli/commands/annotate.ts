@@ -35,6 +35,12 @@ export const annotateCommand: CommandModule<object, AnnotateArgs> = {
         hint: `e.g. --to ${formatRepositoryName(ref)}:lazy`,
       });
     }
+    if (ref.digest === undefined && (ref.tag ?? 'latest') === to.tag) {
+      throw new ImageError('INVALID_ARGUMENT', `--to ${to.tag} would move the tag off the original image, which the annotations serve from`, {
+        details: { to: argv.to },
+        hint: 'choose a new tag; keep the original tagged so registry garbage collection keeps it',
+      });
+    }
     const store = await openImageStore(ref, storeOptions(argv));
     try {
       const result = await annotateImage(store, ref, referenceTarget(ref), to.tag);

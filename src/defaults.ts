@@ -143,3 +143,6 @@ export const DEFAULT_SNAPSHOTTER_ADDRESS = '/run/turbo-snapshotter/turbo.sock';
 
 /** Time running snapshot calls get to finish on SIGTERM before the server closes them: a commit's usage walk of a big layer takes seconds. */
 export const SNAPSHOTTER_SHUTDOWN_GRACE_MS = 10_000;
+
+/** How long a snapshotter skips an annotated index it could not load (per repository and index digest): containerd prepares an image's layers one after another, so without this every layer would wait out the registry retries again; a minute covers one pull. */
+export const ANNOTATION_FAILURE_TTL_MS = 60_000;

@@ -1,5 +1,5 @@
 // Discovery step 2: an indexed layer named by turbo.ociv1 layer annotations (docs/format.md "Layer annotations v1") that containerd forwards as Prepare labels.
-import { MAX_MANIFEST_BYTES } from '../defaults.js';
+import { ANNOTATION_FAILURE_TTL_MS, MAX_MANIFEST_BYTES } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { chainIds } from '../format/artifact/chain-id.js';
 import { decodeIndexArtifact } from '../format/artifact/index-artifact.js';
@@ -78,27 +78,44 @@ export async function resolveAnnotatedIndex(store: ImageStore, repository: Repos
 /**
  * The lazy layer for chain `chainId` that the turbo.ociv1 labels name, or undefined (the step does not apply, or anything
  * failed: bad values, unreachable registry, missing or corrupt artifact, chain ID not in the index). A hit records the
- * image's layers in `catalog`; a catalog entry of the same index and repository answers without asking the registry.
+ * image's layers in `catalog`; a catalog entry of the same index and repository answers without asking the registry; an
+ * index that could not be loaded is not asked for again for ANNOTATION_FAILURE_TTL_MS (time `now`).
  */
-export async function discoverByAnnotations(chainId: string, labels: Record<string, string>, catalog: LazyCatalog): Promise<LazyLayer | undefined> {
+export async function discoverByAnnotations(chainId: string, labels: Record<string, string>, catalog: LazyCatalog, now = Date.now()): Promise<LazyLayer | undefined> {
   const source = annotatedSource(labels);
   if (!source) return undefined;
   const known = catalog.lookup(chainId);
   const imagePrefix = `${formatRepositoryName(source.repository)}@`;
   if (known && known.indexDigest === source.indexDigest && known.imageRef.startsWith(imagePrefix)) return known;
+  const failures = failuresOf(catalog);
+  const key = `${imagePrefix}${source.indexDigest}`;
+  if ((failures.get(key) ?? -Infinity) > now - ANNOTATION_FAILURE_TTL_MS) return undefined;
+  let resolved: ResolvedLazyImage;
   try {
     const store = await openImageStore({ kind: 'registry', ...source.repository });
     try {
-      const resolved = await resolveAnnotatedIndex(store, source.repository, source.indexDigest);
-      const hit = resolved.entries.find((e) => e.chainId === chainId);
-      if (hit) catalog.record(resolved.entries);
-      return hit?.layer;
+      resolved = await resolveAnnotatedIndex(store, source.repository, source.indexDigest);
     } finally {
       await store.close();
     }
   } catch {
+    // Unreachable, not found, not an index, corrupt: remembered, so the image's next layers do not wait for it again.
+    failures.set(key, now);
     return undefined;
   }
+  failures.delete(key);
+  const hit = resolved.entries.find((e) => e.chainId === chainId);
+  if (hit) catalog.record(resolved.entries);
+  return hit?.layer;
+}
+
+/** Indexes that could not be loaded, per snapshotter (keyed by its catalog): `<repository>@<index digest>` -> time of the failure. */
+const FAILURES = new WeakMap<LazyCatalog, Map<string, number>>();
+
+function failuresOf(catalog: LazyCatalog): Map<string, number> {
+  let m = FAILURES.get(catalog);
+  if (!m) FAILURES.set(catalog, (m = new Map()));
+  return m;
 }
 
 /** An annotated image resolved through its annotations: the manifest to give containerd, and the original image's layers. */

@@ -9,7 +9,8 @@ import { OCI_MANIFEST } from '../../src/format/oci/media-types.js';
 import { parseReference } from '../../src/format/oci/reference.js';
 import type { ImageStore } from '../../src/registry/image-store.js';
 import { openImageStore } from '../../src/registry/open-store.js';
-import { resolveAnnotatedImage } from '../../src/snapshotter/annotation-discovery.js';
+import { ANNOTATION_FAILURE_TTL_MS } from '../../src/defaults.js';
+import { discoverByAnnotations, resolveAnnotatedImage } from '../../src/snapshotter/annotation-discovery.js';
 import { resolveLazyImage, type ResolvedLazyImage } from '../../src/snapshotter/lazy-image-resolver.js';
 import { CRI_LABELS, lazyLabels, TARGET_SNAPSHOT_LABEL, TURBO_LAYER_LABELS, type LazyLayer } from '../../src/snapshotter/lazy-layer.js';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
@@ -237,5 +238,28 @@ describe.skipIf(skip)('turbo.ociv1 layer annotations on Prepare', () => {
     // A named index that does not exist: the resolution's NOT_FOUND.
     await push(annotateManifestLayers(image.manifestBytes, { [TURBO_LAYER_LABELS.index]: sha256Digest(Buffer.from('none')) }), 'dangling');
     await expect(resolveAnnotatedImage(store!, ref, 'dangling', open)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  }, 60_000);
+
+  it('an index that cannot be loaded is not asked for again by the next layers (until the failure TTL has passed)', async () => {
+    const labels = layerAnnotations(sha256Digest(Buffer.from('missing index')), { registry: proxy!.host, repository: 'test/ann' });
+    const sn = fresh();
+    try {
+      proxy!.reset();
+      const chain0 = image.chainIds[0]!;
+      expect((await sn.prepare(`extract-0 ${chain0}`, '', { [TARGET_SNAPSHOT_LABEL]: chain0, ...labels })).length).toBe(1);
+      expect(proxy!.log.length).toBeGreaterThan(0);
+      await sn.commit(chain0, `extract-0 ${chain0}`);
+      // The next layer of the same image: unpacked as usual without a registry request.
+      proxy!.reset();
+      const chain1 = image.chainIds[1]!;
+      expect((await sn.prepare(`extract-1 ${chain1}`, chain0, { [TARGET_SNAPSHOT_LABEL]: chain1, ...labels })).length).toBe(1);
+      expect((await sn.stat(`extract-1 ${chain1}`)).kind).toBe('ACTIVE');
+      expect(proxy!.log).toEqual([]);
+      // After the TTL the index is asked for again (and, still missing, not found).
+      expect(await discoverByAnnotations(chain1, labels, sn.catalog, Date.now() + ANNOTATION_FAILURE_TTL_MS + 1)).toBeUndefined();
+      expect(proxy!.log.some((r) => r.path.includes('/manifests/'))).toBe(true);
+    } finally {
+      await sn.close();
+    }
   }, 60_000);
 });

@@ -15,20 +15,30 @@ import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
 import { writeBenchmarkSection } from './benchmarks-doc.js';
 
 const exec = promisify(execFile);
-const SNAPSHOTTER_PATH = path.resolve(import.meta.dirname, '../../dist/src/cli/snapshotter-main.js');
+/** The build whose `turbo-index pull` and `turbo-snapshotter` are timed (another one only for experiments). */
+const DIST = path.resolve(process.env.SNAPSHOTTER_BENCH_DIST ?? path.join(import.meta.dirname, '../../dist'));
+const SNAPSHOTTER_PATH = path.join(DIST, 'src/cli/snapshotter-main.js');
+const LAZY_CLI_PATH = path.join(DIST, 'src/cli/main.js');
 /** 100 Mbit/s, the link of issue 7. */
 const RATE_BYTES_PER_S = 100e6 / 8;
 const ROUNDS = Number(process.env.SNAPSHOTTER_BENCH_ROUNDS ?? 3);
 const TARGET_RATIO = 0.3;
+/** Extra serve-nbd flags after the fresh --cache-dir (JSON list, for experiments, e.g. '["--readahead=0"]'). */
+const EXTRA_SERVE_NBD_ARGS = JSON.parse(process.env.SNAPSHOTTER_BENCH_SERVE_NBD_ARGS ?? '[]') as string[];
+/** Print every proxied request of each run (start/end from the start of its pull). */
+const TRACE = process.env.SNAPSHOTTER_BENCH_TRACE === '1';
+/** Experiments (extra flags, or `SNAPSHOTTER_BENCH_ONLY=lazy|ref`) print their numbers but leave docs/benchmarks.md alone. */
+const ONLY = process.env.SNAPSHOTTER_BENCH_ONLY as 'lazy' | 'ref' | undefined;
+const EXPERIMENT = EXTRA_SERVE_NBD_ARGS.length > 0 || ONLY !== undefined || process.env.SNAPSHOTTER_BENCH_DIST !== undefined;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s2 = (ms: number) => (ms / 1000).toFixed(2);
-const mb = (b: number) => (b / 1e6).toFixed(1);
+const mb = (b: number) => (b / 1e6).toFixed(b < 1e5 && b > 0 ? 3 : 1);
 
 const missing = missingNeeds({ root: true, commands: ['containerd', 'ctr', 'runc', 'docker-registry', 'skopeo', 'nbdfuse', 'losetup'] });
 if (missing) throw new Error(`the snapshotter benchmark ${missing}`);
-for (const f of [CLI_PATH, SNAPSHOTTER_PATH]) if (!existsSync(f)) throw new Error(`${path.basename(f)} is missing: run npm run build (npm run bench does)`);
+for (const f of [CLI_PATH, LAZY_CLI_PATH, SNAPSHOTTER_PATH]) if (!existsSync(f)) throw new Error(`${path.basename(f)} is missing: run npm run build (npm run bench does)`);
 
 /** One timed run (reference or lazy); event times in ms from the start of its pull. */
 interface RunResult {
@@ -44,8 +54,8 @@ interface RunResult {
   otherBytes: number;
   /** The first layer-blob request (ms from the start of the pull). */
   firstLayerRequestMs: number | undefined;
-  /** A second `ctr run` after the first one settled (not part of the ratio). */
-  secondRunMs: number;
+  /** A second `ctr run` after the first one settled (not part of the ratio); undefined when it failed (printed). */
+  secondRunMs: number | undefined;
 }
 
 /** First time (ms after `t0`) each probe held, polled every 10 ms until stopped. */
@@ -112,6 +122,9 @@ async function sweep(dir: string): Promise<void> {
 
 /** Splits the proxy log into the layer blob and everything else. */
 function proxyTraffic(proxy: ThrottleProxy, layerDigest: string, t0: number): Pick<RunResult, 'layerBytes' | 'layerRequests' | 'otherBytes' | 'firstLayerRequestMs'> {
+  if (TRACE) {
+    for (const r of proxy.log) console.log(`  ${s2(r.startMs - t0)}-${r.endMs === undefined ? '?' : s2(r.endMs - t0)} s ${r.method} ${r.path.replace(/sha256:(\w{12})\w+/g, '$1…')} ${r.range ?? ''} ${r.status} ${r.bytes} B`);
+  }
   const layer = proxy.log.filter((r) => r.path.includes(`/blobs/${layerDigest}`) && r.method === 'GET');
   const layerBytes = layer.reduce((n, r) => n + r.bytes, 0);
   return {
@@ -129,6 +142,35 @@ async function waitFor(settled: () => Promise<boolean> | boolean): Promise<boole
     await sleep(100);
   }
   return false;
+}
+
+/** The last lines of the daemons' logs under `dir` (snapshotter, serve-nbd, nbdfuse), for a failure report. */
+function logTails(dir: string): string {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory() && e.name !== 'mnt' && e.name !== 'fuse' && e.name !== 'snapshots') walk(path.join(d, e.name));
+      else if (e.isFile() && e.name.endsWith('.log')) files.push(path.join(d, e.name));
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // partly gone
+  }
+  return files.map((f) => `--- ${path.relative(dir, f)}\n${readFileSync(f, 'utf8').trim().split('\n').slice(-15).join('\n')}`).join('\n');
+}
+
+/** Times a second `ctr run` (informational): a failure is printed with the daemons' logs, not fatal. */
+async function timedSecondRun(run: () => Promise<unknown>, dir: string): Promise<number | undefined> {
+  const t = performance.now();
+  try {
+    await run();
+    return performance.now() - t;
+  } catch (err) {
+    console.error(`second ctr run failed: ${String(err)}\n${logTails(dir)}`);
+    return undefined;
+  }
 }
 
 /** Reference: a fresh containerd, `ctr image pull --snapshotter overlayfs` + `ctr run --rm … /bin/true`. */
@@ -150,9 +192,7 @@ async function referenceRun(proxy: ThrottleProxy, ref: string, layerDigest: stri
       const t2 = performance.now();
       await watch.stop();
       const traffic = proxyTraffic(proxy, layerDigest, t0);
-      const t3 = performance.now();
-      await ctrd.ctr(['run', '--rm', '--snapshotter', 'overlayfs', ref, `${id}-2`, '/bin/true']);
-      const secondRunMs = performance.now() - t3;
+      const secondRunMs = await timedSecondRun(() => ctrd.ctr(['run', '--rm', '--snapshotter', 'overlayfs', ref, `${id}-2`, '/bin/true']), dir);
       return { pullMs: t1 - t0, runMs: t2 - t1, pullBytes, runBytes: proxy.bytes() - pullBytes, events: watch.seen, ...traffic, secondRunMs };
     } finally {
       await watch.stop();
@@ -195,7 +235,7 @@ async function lazyRun(proxy: ThrottleProxy, ref: string, layerDigest: string, i
   let containerd: Containerd | undefined;
   let snapshotter: Awaited<ReturnType<typeof startSnapshotter>> | undefined;
   try {
-    snapshotter = await startSnapshotter(dir, [`--cache-dir=${path.join(dir, 'spans')}`]);
+    snapshotter = await startSnapshotter(dir, [`--cache-dir=${path.join(dir, 'spans')}`, ...EXTRA_SERVE_NBD_ARGS]);
     containerd = await startContainerd({ snapshotterSocket: snapshotter.socket, plainHttpRegistries: [proxy.host] });
     const ctrd = containerd;
     const root = snapshotter.root;
@@ -212,8 +252,9 @@ async function lazyRun(proxy: ThrottleProxy, ref: string, layerDigest: string, i
       rootfs: async () => (await mountPoints()).some((m) => m.startsWith(ctrd.dir) && m.endsWith(rootfs)),
     });
     try {
-      const pulled = await turboIndex(['pull', ref, '--containerd-address', ctrd.address, '--snapshotter-root', root]);
-      if (pulled.status !== 0) throw new Error(`turbo-index pull failed (${pulled.status}): ${pulled.stderr}`);
+      await exec(process.execPath, [LAZY_CLI_PATH, 'pull', ref, '--containerd-address', ctrd.address, '--snapshotter-root', root], { env: { ...process.env, HOME: path.join(dir, 'home') } }).catch((err: { stderr?: string }) => {
+        throw new Error(`turbo-index pull failed: ${err.stderr ?? String(err)}`);
+      });
       const t1 = performance.now();
       const pullBytes = proxy.bytes();
       await ctrd.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, id, '/bin/true']);
@@ -223,14 +264,15 @@ async function lazyRun(proxy: ThrottleProxy, ref: string, layerDigest: string, i
       const runBytes = proxy.bytes() - pullBytes;
       // Second run, span cache warm: after the first container's chain mount is torn down, so it mounts again.
       if (!(await waitFor(settled))) throw new Error('the chain mount of the first container was not torn down within 60 s');
-      const t3 = performance.now();
-      await ctrd.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, `${id}-2`, '/bin/true']);
-      const secondRunMs = performance.now() - t3;
+      const secondRunMs = await timedSecondRun(() => ctrd.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, `${id}-2`, '/bin/true']), dir);
       await waitFor(settled);
       return { pullMs: t1 - t0, runMs: t2 - t1, pullBytes, runBytes, events: watch.seen, ...traffic, secondRunMs };
     } finally {
       await watch.stop();
     }
+  } catch (err) {
+    console.error(`lazy run failed; daemon logs:\n${logTails(dir)}`);
+    throw err;
   } finally {
     await containerd?.stop();
     await snapshotter?.stop();
@@ -258,12 +300,12 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate the order so both kinds see the same drift of the machine load.
     const order = r % 2 === 0 ? (['ref', 'lazy'] as const) : (['lazy', 'ref'] as const);
-    for (const kind of order) {
+    for (const kind of order.filter((k) => ONLY === undefined || k === ONLY)) {
       const id = `bench-${kind}-${r}`;
       const res = kind === 'ref' ? await referenceRun(proxy, ref, layer.digest, id) : await lazyRun(proxy, ref, layer.digest, id);
       (kind === 'ref' ? refRuns : lazyRuns).push(res);
       const ev = Object.entries(res.events).map(([k, v]) => `${k} ${v === undefined ? '-' : s2(v)}`).join(', ');
-      console.log(`round ${r + 1} ${kind}: pull ${s2(res.pullMs)} s + run ${s2(res.runMs)} s = ${s2(res.pullMs + res.runMs)} s; ${mb(res.pullBytes)} + ${mb(res.runBytes)} MB; events (s): ${ev}; second run ${s2(res.secondRunMs)} s`);
+      console.log(`round ${r + 1} ${kind}: pull ${s2(res.pullMs)} s + run ${s2(res.runMs)} s = ${s2(res.pullMs + res.runMs)} s; ${mb(res.pullBytes)} + ${mb(res.runBytes)} MB; events (s): ${ev}; second run ${res.secondRunMs === undefined ? 'failed' : `${s2(res.secondRunMs)} s`}`);
     }
   }
 } finally {
@@ -272,6 +314,11 @@ try {
 }
 
 const loadAfter = loadavg()[0]!;
+if (ONLY !== undefined) {
+  const runs = ONLY === 'ref' ? refRuns : lazyRuns;
+  console.log(`${ONLY}: median total ${s2(median(runs.map((r) => r.pullMs + r.runMs)))} s; load ${loadBefore.toFixed(1)} -> ${loadAfter.toFixed(1)}`);
+  process.exit(0);
+}
 const total = (r: RunResult) => r.pullMs + r.runMs;
 const ratios = refRuns.map((ref, i) => total(lazyRuns[i]!) / total(ref));
 const ratio = median(ratios);
@@ -293,7 +340,7 @@ and indexed with \`turbo-index build\` (not timed). Every registry byte — cont
 serve-nbd daemon's range reads — goes through a loopback HTTP proxy limited to 100 Mbit/s (one token bucket, 64 KiB
 burst, shared by all connections and both directions' bodies; test/helpers/throttle-proxy.ts). Each run starts a fresh
 containerd ${versions} (temp root); the lazy run also a fresh \`turbo-snapshotter\` binary whose serve-nbd daemons get
-\`serveNbdArgs: ["--cache-dir=<fresh dir>"]\` (cold span cache). 1-minute load average ${loadBefore.toFixed(1)} before,
+\`serveNbdArgs: ${JSON.stringify(['--cache-dir=<fresh dir>', ...EXTRA_SERVE_NBD_ARGS])}\` (cold span cache). 1-minute load average ${loadBefore.toFixed(1)} before,
 ${loadAfter.toFixed(1)} after (2 shared cores).
 
 | cold start (seconds, median) | total | pull | run | container rootfs mounted (from pull start) | MB through the proxy (pull / run) | × reference |
@@ -317,7 +364,7 @@ Where the lazy \`ctr run\` spends its time (median seconds from the start of \`c
 | lazy | ${mb(med(lazyRuns, (r) => r.layerBytes)!)} (${med(lazyRuns, (r) => r.layerRequests)}) | ${mb(med(lazyRuns, (r) => r.otherBytes)!)} |
 
 A second \`ctr run --rm … /bin/true\` right after, in the same containerd (not part of the ratio; image unpacked, or
-for turbo: span cache warm, chain mounted again): reference ${s2(med(refRuns, (r) => r.secondRunMs)!)} s, lazy ${s2(med(lazyRuns, (r) => r.secondRunMs)!)} s.
+for turbo: span cache warm, chain mounted again): reference ${cell(med(refRuns, (r) => r.secondRunMs))} s, lazy ${cell(med(lazyRuns, (r) => r.secondRunMs))} s${[...refRuns, ...lazyRuns].some((r) => r.secondRunMs === undefined) ? ` (failed runs left out: ${[...refRuns, ...lazyRuns].filter((r) => r.secondRunMs === undefined).length})` : ''}.
 `;
-writeBenchmarkSection('snapshotter', section);
+if (!EXPERIMENT) writeBenchmarkSection('snapshotter', section);
 console.log(`\n${section}`);

@@ -8,6 +8,9 @@ import { ImageError } from '../errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The daemon's pid file, in its work directory. */
+const PID_FILE = 'serve-nbd.pid';
+
 /** How to start the daemon: `command… serve-nbd <imageRef> --socket <socket> --pid-file <workDir>/serve-nbd.pid …extraArgs`. */
 export interface ServeNbdDaemonSpec {
   /** argv prefix that runs turbo-index, e.g. [process.execPath, '<dist>/src/cli/main.js']. */
@@ -30,6 +33,16 @@ export function isServeNbdProcess(pid: number): boolean {
   }
 }
 
+/** Pid in `<workDir>/serve-nbd.pid` (written by the daemon once it listens, removed when it exits), or undefined. */
+export function serveNbdPidOf(workDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(workDir, PID_FILE), 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** SIGTERM to a serve-nbd daemon, SIGKILL if it has not exited after 10 s; a no-op for other or absent pids. */
 export async function stopServeNbdDaemon(pid: number | null | undefined): Promise<void> {
   if (pid === null || pid === undefined || !isServeNbdProcess(pid)) return;
@@ -40,7 +53,7 @@ export async function stopServeNbdDaemon(pid: number | null | undefined): Promis
 
 /** Starts the daemon and waits until it has written its pid file (its socket listens); resolves to its pid. */
 export async function startServeNbdDaemon(spec: ServeNbdDaemonSpec): Promise<number> {
-  const pidFile = path.join(spec.workDir, 'serve-nbd.pid');
+  const pidFile = path.join(spec.workDir, PID_FILE);
   const log = path.join(spec.workDir, 'serve-nbd.log');
   rmSync(pidFile, { force: true });
   rmSync(spec.socket, { force: true });

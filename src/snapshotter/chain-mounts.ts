@@ -1,11 +1,11 @@
 // Shared read-only mounts of indexed images (needs root): one serve-nbd daemon + nbdfuse/loop (or kernel nbd) + ext4 per (index digest, chain position k: deltas 0..k), refcounted.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 import { ImageError } from '../errors.js';
 import { loadMountState } from '../mount/mount-state.js';
-import { isServeNbdProcess, startServeNbdDaemon, stopServeNbdDaemon } from '../mount/serve-nbd-daemon.js';
+import { isServeNbdProcess, serveNbdPidOf, startServeNbdDaemon, stopServeNbdDaemon } from '../mount/serve-nbd-daemon.js';
 import { attacherFor, mountNbdExport, teardownMount } from '../mount/nbd-mount.js';
 import { nbdUri } from '../nbd/nbd-server.js';
 import type { LazyCatalog } from './lazy-catalog.js';
@@ -64,7 +64,9 @@ export class ChainMounts {
     const dir = path.join(workDir, 'mnt');
     // Re-adopt a mount made before a restart when its record and its server are still there.
     if (known && (await loadMountState(stateDir, dir))?.mounted && known.serverPid !== null && isServeNbdProcess(known.serverPid)) return dir;
-    if (known) await this.teardown(key);
+    // Anything else there goes first: a stale record, or a mount half made when a snapshotter crashed during it (mount
+    // state, nbdfuse, serve-nbd without a record), which would otherwise block this chain for good.
+    await this.teardown(key);
     if (!this.launcher) throw new ImageError('FAILED_PRECONDITION', 'this snapshotter has no serve-nbd launcher configured for lazy layers', { details: { index: layer.indexDigest } });
     if (process.getuid?.() !== 0) throw new ImageError('PERMISSION_DENIED', 'mounting lazy layers needs root (loop devices, FUSE and mount(2))');
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -98,17 +100,24 @@ export class ChainMounts {
   async releaseUnused(live: Set<number>): Promise<void> {
     for (const id of this.catalog.userIds()) if (!live.has(id)) this.catalog.removeUser(id);
     for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0) await this.teardown(m.mountKey);
+    // Work directories without a record (nor a mount being made now): mounts half made when a snapshotter crashed.
+    const kept = new Set([...this.catalog.allMounts().map((m) => m.mountKey), ...this.pending.keys()].map((k) => this.workDir(k)));
+    const orphans = (existsSync(this.lazyDir) ? readdirSync(this.lazyDir) : []).map((n) => path.join(this.lazyDir, n)).filter((d) => !kept.has(d));
+    for (const workDir of orphans) await this.teardownWorkDir(workDir);
   }
 
   /** Unmounts, detaches, stops the server and forgets the record; each step tolerates a missing part. */
   private async teardown(mountKey: string): Promise<void> {
-    const rec = this.catalog.findMount(mountKey);
-    const workDir = this.workDir(mountKey);
+    await this.teardownWorkDir(this.workDir(mountKey), this.catalog.findMount(mountKey)?.serverPid);
+    this.catalog.deleteMount(mountKey);
+  }
+
+  /** Tears down what `workDir` holds (mount state, device, the serve-nbd daemons recorded or in its pid file) and removes it. */
+  private async teardownWorkDir(workDir: string, recordedPid?: number | null): Promise<void> {
     const stateDir = path.join(workDir, 'state');
     const state = await loadMountState(stateDir, path.join(workDir, 'mnt')).catch(() => undefined);
     if (state) await teardownMount(state, { stateDir });
-    await stopServeNbdDaemon(rec?.serverPid ?? state?.serverPid ?? null);
-    this.catalog.deleteMount(mountKey);
+    for (const pid of new Set([recordedPid, state?.serverPid, serveNbdPidOf(workDir)])) await stopServeNbdDaemon(pid);
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -59,12 +59,19 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Options of startSnapshotterDaemon: extra environment variables (e.g. a PATH with wrapped tools) and the start deadline. */
+export interface SnapshotterDaemonOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
 /**
  * Starts `node dist/src/cli/snapshotter-main.js args…` detached (own session and process group, output appended to
  * `logFile`) and resolves once it printed "serving" (its socket listens). Rejects with the log's tail if it exits first
- * or does not serve within `timeoutMs`.
+ * or does not serve within the deadline (default 60 s).
  */
-export async function startSnapshotterDaemon(args: string[], logFile: string, timeoutMs = 60_000): Promise<SnapshotterDaemon> {
+export async function startSnapshotterDaemon(args: string[], logFile: string, options: SnapshotterDaemonOptions = {}): Promise<SnapshotterDaemon> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const offset = (() => {
     try {
       return readFileSync(logFile).length;
@@ -73,7 +80,7 @@ export async function startSnapshotterDaemon(args: string[], logFile: string, ti
     }
   })();
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [SNAPSHOTTER_PATH, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [SNAPSHOTTER_PATH, ...args], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...options.env } });
   closeSync(fd);
   let done: number | string | undefined;
   const exited = new Promise<number | string>((resolve) => {

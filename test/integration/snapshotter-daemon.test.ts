@@ -1,7 +1,7 @@
 // The turbo-snapshotter binary on real containerd with lazy layers: a container keeps reading unread files across a SIGKILL of the daemon, the restarted daemon re-adopts the chain mount.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,9 @@ const SERVE_NBD_ARGS = ['--no-disk-cache', '--readahead', '1'];
 /** Container ids of this file (unique across test files: containerd instances are separate, but logs are easier to read). */
 const FIRST = 'daemon-lazy-1';
 const SECOND = 'daemon-lazy-2';
+const CAUGHT = 'daemon-lazy-3';
+const CAUGHT_AGAIN = 'daemon-lazy-4';
+const AFTER_CRASH = 'daemon-lazy-5';
 
 /** A regular file of the layer tar: its path, size and sha256 (of the bytes in the tar). */
 interface TarFile {
@@ -62,14 +65,14 @@ function mountIdsUnder(dir: string): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Retries `call` until it succeeds (at most 15 tries, 2 s apart): containerd redials a restarted proxy plugin with backoff. */
+/** Retries `call` until it succeeds (at most 60 tries, 0.5 s apart): containerd redials a restarted proxy plugin with backoff. */
 async function untilAnswered<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (err) {
-      if (attempt >= 15) throw err;
-      await sleep(2000);
+      if (attempt >= 60) throw err;
+      await sleep(500);
     }
   }
 }
@@ -214,6 +217,32 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
     expect(mountIdsUnder(path.join(root, 'lazy'))).toEqual(chainMounts);
   }, 180_000);
 
+  /**
+   * Runs containerd's garbage collection synchronously (a throwaway lease deleted with --sync). containerd 1.6's
+   * scheduler ignores a removal that commits while a collection is still running its snapshotters' cleanups (our Remove
+   * tearing a chain down takes a few hundred ms), so a test that only waits may wait forever.
+   */
+  let leases = 0;
+  async function collectGarbage(): Promise<void> {
+    const id = `turbo-test-gc-${++leases}`;
+    await containerd!.ctr(['leases', 'create', '--id', id]);
+    await containerd!.ctr(['leases', 'rm', '--sync', id]);
+  }
+
+  /** What is left under the temp dir: mounts, serve-nbd and nbdfuse processes. */
+  const leftovers = () => ({ mounts: mountsUnder(dir), serveNbd: processesMentioning('serve-nbd', dir), nbdfuse: processesMentioning('nbdfuse', dir) });
+
+  /** Collects garbage until nothing is left under the temp dir (at most 30 rounds); returns what is left. */
+  async function settled(): Promise<ReturnType<typeof leftovers>> {
+    for (let round = 0; round < 30; round++) {
+      const left = leftovers();
+      if (left.mounts.length + left.serveNbd.length + left.nbdfuse.length === 0) return left;
+      await collectGarbage();
+      await sleep(200);
+    }
+    return leftovers();
+  }
+
   it('removing both containers: containerd\'s GC removes their snapshots through the restarted daemon, which tears the chain mount down', async () => {
     const c = containerd!;
     expect(serveNbdPid).toBeGreaterThan(0);
@@ -222,12 +251,8 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
       await c.ctr(['tasks', 'delete', '-f', id]);
       await c.ctr(['containers', 'rm', id]);
     }
-    // containerd's GC calls our Remove asynchronously after the containers' snapshots are gone from its metadata.
-    const settled = () => mountsUnder(dir).length === 0 && processesMentioning('serve-nbd', dir).length === 0 && processesMentioning('nbdfuse', dir).length === 0;
-    for (let i = 0; i < 600 && !settled(); i++) await sleep(100);
-    expect(mountsUnder(dir)).toEqual([]);
-    expect(processesMentioning('serve-nbd', dir)).toEqual([]);
-    expect(processesMentioning('nbdfuse', dir)).toEqual([]);
+    // containerd's GC calls our Remove after the containers' snapshots are gone from its metadata.
+    expect(await settled()).toEqual({ mounts: [], serveNbd: [], nbdfuse: [] });
     // The image's committed lazy snapshot stays (the image still references it); no active snapshot is left.
     const listed = await c.ctr(['snapshots', '--snapshotter', 'turbo', 'ls']);
     expect(listed).toMatch(/Committed/);
@@ -237,5 +262,68 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
     daemon = undefined;
     const log = readFileSync(logFile, 'utf8').trim().split('\n');
     expect(log.map((l) => /^turbo-snapshotter: (serving|SIGTERM, shutting down)/.exec(l)?.[1])).toEqual(['serving', 'serving', 'SIGTERM, shutting down']);
+  }, 180_000);
+
+  /**
+   * Starts the daemon with an nbdfuse that waits for a gate file, starts container `id` and SIGKILLs the daemon while its
+   * Prepare is in the middle of the chain mount (serve-nbd started, mount state recorded, nbdfuse not up), then opens the
+   * gate so the orphaned nbdfuse serves its FUSE file; restarts the daemon normally. Returns the orphaned pids.
+   */
+  async function crashMidMount(id: string): Promise<{ server: number; fuse: number }> {
+    const c = containerd!;
+    const binDir = path.join(dir, `bin-${id}`);
+    const gate = path.join(binDir, 'gate');
+    mkdirSync(binDir, { recursive: true });
+    const realNbdfuse = execFileSync('sh', ['-c', 'command -v nbdfuse'], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(binDir, 'nbdfuse'), `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.1; done\nexec '${realNbdfuse}' "$@"\n`, { mode: 0o755 });
+    if (daemon) await daemon.stop();
+    daemon = await startSnapshotterDaemon(['--config', configFile], logFile, { env: { PATH: `${binDir}:${process.env.PATH ?? ''}` } });
+    await untilAnswered(() => c.ctr(['snapshots', '--snapshotter', 'turbo', 'usage'], 20_000));
+    const run = c.ctr(['run', '-d', '--snapshotter', 'turbo', proxyRef, id, 'sh', '-c', 'while true; do sleep 1; done']).then(
+      () => 'started',
+      (e: Error) => e.message,
+    );
+    for (let i = 0; i < 600 && processesMentioning('nbdfuse', dir).length === 0; i++) await sleep(100);
+    const servers = processesMentioning('serve-nbd', dir);
+    const fuses = processesMentioning('nbdfuse', dir);
+    expect(servers.length).toBe(1);
+    expect(fuses.length).toBe(1);
+    await daemon.kill();
+    expect(await run).toMatch(/unavailable|connection|closing/i);
+    await c.ctr(['containers', 'rm', id]).catch(() => undefined);
+    writeFileSync(gate, '');
+    for (let i = 0; i < 300 && mountsUnder(path.join(root, 'lazy')).length === 0; i++) await sleep(100);
+    expect(mountsUnder(path.join(root, 'lazy')).length).toBe(1);
+    daemon = await startSnapshotterDaemon(['--config', configFile], logFile);
+    await untilAnswered(() => c.ctr(['snapshots', '--snapshotter', 'turbo', 'usage'], 20_000));
+    return { server: servers[0]!, fuse: fuses[0]! };
+  }
+
+  it('a crash in the middle of a chain mount: containerd\'s GC (Cleanup) clears the half-made mount, its serve-nbd and nbdfuse', async () => {
+    const c = containerd!;
+    await crashMidMount(CAUGHT);
+    // A removal marks the snapshotter for containerd's next GC, which ends with Cleanup.
+    await c.ctr(['snapshots', '--snapshotter', 'turbo', 'prepare', 'gc-trigger']);
+    await c.ctr(['snapshots', '--snapshotter', 'turbo', 'rm', 'gc-trigger']);
+    expect(await settled()).toEqual({ mounts: [], serveNbd: [], nbdfuse: [] });
+  }, 180_000);
+
+  it('a crash in the middle of a chain mount: the next container of the image clears the half-made mount and mounts the chain again', async () => {
+    const c = containerd!;
+    const held = await crashMidMount(CAUGHT_AGAIN);
+    await c.ctr(['run', '-d', '--snapshotter', 'turbo', proxyRef, AFTER_CRASH, 'sh', '-c', 'while true; do sleep 1; done']);
+    expect(await sha256In(AFTER_CRASH, 'after-crash', files[0]!.path)).toBe(files[0]!.sha256);
+    // One new serve-nbd and nbdfuse; the half-made mount's processes are gone.
+    const servers = processesMentioning('serve-nbd', dir);
+    const fuses = processesMentioning('nbdfuse', dir);
+    expect(servers.length).toBe(1);
+    expect(servers).not.toContain(held.server);
+    expect(fuses.length).toBe(1);
+    expect(fuses).not.toContain(held.fuse);
+
+    await c.ctr(['tasks', 'kill', '-s', 'SIGKILL', AFTER_CRASH]);
+    await c.ctr(['tasks', 'delete', '-f', AFTER_CRASH]);
+    await c.ctr(['containers', 'rm', AFTER_CRASH]);
+    expect(await settled()).toEqual({ mounts: [], serveNbd: [], nbdfuse: [] });
   }, 180_000);
 });

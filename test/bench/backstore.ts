@@ -1,6 +1,6 @@
 // Backstore benchmark: cold 4 KiB random reads (library and NBD), warm NBD throughput, and cold start through a 100 Mbit/s proxy against skopeo copy + umoci unpack.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,10 +23,10 @@ import { indexedDebian } from '../helpers/indexed-debian.js';
 import { NbdTestClient } from '../helpers/nbd-client.js';
 import { SeededRandom } from '../helpers/random.js';
 import { startRegistry } from '../helpers/registry-server.js';
+import { writeBenchmarkSection } from './benchmarks-doc.js';
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const READS = Number(process.env.BACKSTORE_BENCH_READS ?? 300);
 const RATE_BYTES_PER_S = 100e6 / 8;
@@ -240,8 +240,7 @@ pullBytes = proxy!.bytes();
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const mb = (b: number) => (b / 1e6).toFixed(1);
-const block = `<!-- backstore:begin -->
-\`npm run bench -- backstore\` (test/bench/backstore.ts), run ${new Date().toISOString().slice(0, 16)}Z on the Debian fixture image
+const section = `\`npm run bench -- backstore\` (test/bench/backstore.ts), run ${new Date().toISOString().slice(0, 16)}Z on the Debian fixture image
 (4 layers, ${mb(imageBytes)} MB compressed), 1 MiB spans, native inflate. 1-minute load average at the end: ${load} (2 shared cores).
 
 | cold 4 KiB random reads (${READS} reads in tar-mapped blocks after 50 warm-up; span memory cache off, no readahead; compressed bytes local) | p50 ms | p99 ms |
@@ -260,13 +259,8 @@ const block = `<!-- backstore:begin -->
 | \`skopeo copy\` + \`umoci unpack\` of the whole image (reference) | ${f2(pullMs / 1000)} | 1.00 | ${mb(pullBytes)} | ${((pullBytes / imageBytes) * 100).toFixed(0)} |
 | \`turbo-index cat /etc/os-release\` (new process, cold span cache) | ${f2(catMs / 1000)} | ${f2(catMs / pullMs)} | ${mb(catBytes)} | ${((catBytes / imageBytes) * 100).toFixed(1)} |
 | library: open + \`/etc/os-release\` + the ${files.length} files \`bash -c true\` opens | ${f2(lazyMs / 1000)} | ${f2(lazyMs / pullMs)} | ${mb(lazyBytes)} (layer data ${mb(dataBytes)}) | ${((lazyBytes / imageBytes) * 100).toFixed(1)} |
-<!-- backstore:end -->`;
-const BEGIN = '<!-- backstore:begin -->';
-const END = '<!-- backstore:end -->';
-const doc = readFileSync(DOC, 'utf8');
-const a = doc.indexOf(BEGIN);
-const b = doc.indexOf(END);
-writeFileSync(DOC, a >= 0 && b > a ? doc.slice(0, a) + block + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n## backstore\n\n${block}\n`);
-console.log(block);
+`;
+writeBenchmarkSection('backstore', section);
+console.log(section);
 rmSync(work, { recursive: true, force: true });
 

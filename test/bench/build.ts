@@ -2,7 +2,7 @@
 //   A. one >= 200 MB gzip layer from a local file: everything (read, sha256, seek points, gunzip + tar scan, entry table, ext4 delta).
 //   B. the Debian fixture image from a loopback distribution registry: build + publish wall time vs the sum of per-layer `gzip -dc`.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 
@@ -26,10 +26,10 @@ import { startRegistry } from '../helpers/registry-server.js';
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmarks-doc.js';
 
 const ROUNDS = Number(process.env.BUILD_BENCH_ROUNDS ?? 3);
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const engine = selectEngine('auto');
 
 const median = (xs: number[]): number => {
@@ -192,11 +192,5 @@ Peak RSS of the benchmark process (both parts): ${f1(peakRssMiB)} MiB.
 `;
 
 console.log(`\n${section}`);
-const BEGIN = '<!-- build:begin -->';
-const END = '<!-- build:end -->';
-const doc = readFileSync(DOC, 'utf8');
-const block = `${BEGIN}\n${section}${END}`;
-const i = doc.indexOf(BEGIN);
-const j = doc.indexOf(END);
-writeFileSync(DOC, i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + END.length) : `${doc.trimEnd()}\n\n${block}\n`);
-console.log(`wrote the build section of ${path.relative(ROOT, DOC)}`);
+writeBenchmarkSection('build', section);
+console.log(`wrote the build section of ${path.relative(ROOT, BENCHMARKS_DOC)}`);

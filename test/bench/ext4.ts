@@ -2,7 +2,7 @@
 // the 100k-small-file layer, side by side with `mke2fs -d <extracted tree>` on the same content in the same run;
 // delta size as a share of the compressed layer; peak memory of the 100k-file build (in a child process).
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -13,9 +13,9 @@ import { FsTree } from '../../indexer/tree/tree-model.js';
 import { DEFAULT_EXT4_DEVICE_BYTES } from '../../src/defaults.js';
 import { encodeExt4Delta } from '../../src/format/ext4/delta-codec.js';
 import { debianImage, manySmallFilesLayer } from '../helpers/images.js';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmarks-doc.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const ROUNDS = Number(process.env.EXT4_BENCH_ROUNDS ?? 3);
 
 const median = (xs: number[]): number => {
@@ -141,11 +141,5 @@ ${rows.map((r) => `| ${r.name}: ours ≤ 0.3× mke2fs -d | ${f2(r.oursS / r.mke2
 ${rows.map((r) => `| ${r.name}: delta ≤ 2 % of the compressed layer | ${f2(pct(r))} % | ${verdict(pct(r) <= 2)} |`).join('\n')}
 `;
 console.log(`\n${section}`);
-const BEGIN = '<!-- ext4:begin -->';
-const END = '<!-- ext4:end -->';
-const doc = readFileSync(DOC, 'utf8');
-const block = `${BEGIN}\n${section}${END}`;
-const i = doc.indexOf(BEGIN);
-const j = doc.indexOf(END);
-writeFileSync(DOC, i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + END.length) : `${doc.trimEnd()}\n\n${block}\n`);
-console.log(`wrote the ext4 section of ${path.relative(ROOT, DOC)}`);
+writeBenchmarkSection('ext4', section);
+console.log(`wrote the ext4 section of ${path.relative(ROOT, BENCHMARKS_DOC)}`);

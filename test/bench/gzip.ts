@@ -1,6 +1,6 @@
 // `npm run bench -- gzip`: seek-index build speed and cold 4 KiB read latency against gzip -dc and gztool, on a real layer.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -14,13 +14,13 @@ import { pakoEngine } from '../../src/seek/pako-engine.js';
 import { SpanReader } from '../../src/seek/span-reader.js';
 import { usrLayer } from '../helpers/gzip-fixture-set.js';
 import { SeededRandom } from '../helpers/random.js';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmarks-doc.js';
 
 const ROUNDS = Number(process.env.GZIP_BENCH_ROUNDS ?? 3);
 const OUR_READS = 1000;
 const OTHER_READS = 200;
 const READ_BYTES = 4096;
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DOC = path.join(ROOT, 'docs/benchmarks.md');
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -205,12 +205,6 @@ ${native ? `| turbo-index SpanReader, pako, span cache off | ${pakoReads.length}
 `;
 
 console.log(`\n${section}`);
-const BEGIN = '<!-- gzip:begin -->';
-const END = '<!-- gzip:end -->';
-const doc = readFileSync(DOC, 'utf8');
-const block = `${BEGIN}\n${section}${END}`;
-const a = doc.indexOf(BEGIN);
-const b = doc.indexOf(END);
-writeFileSync(DOC, a >= 0 && b > a ? doc.slice(0, a) + block + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${block}\n`);
-console.log(`wrote the gzip section of ${path.relative(ROOT, DOC)}`);
+writeBenchmarkSection('gzip', section);
+console.log(`wrote the gzip section of ${path.relative(ROOT, BENCHMARKS_DOC)}`);
 spawnSync('rm', ['-f', gzi]);

@@ -1,7 +1,7 @@
 // NBD benchmark: warm sequential throughput (nbdcopy) and 4 KiB random read latency, our server against nbdkit's file plugin.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,10 +11,10 @@ import { FileBlockDevice } from '../../src/io/file-block-device.js';
 import { serveNbd } from '../../src/nbd/serve-nbd.js';
 import { NbdTestClient } from '../helpers/nbd-client.js';
 import { SeededRandom } from '../helpers/random.js';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmarks-doc.js';
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const IMAGE_BYTES = 256 * 1024 * 1024;
 const ROUNDS = Number(process.env.NBD_BENCH_ROUNDS ?? 3);
 const READS = Number(process.env.NBD_BENCH_READS ?? 2000);
@@ -119,14 +119,8 @@ in the page cache, served from a \`FileBlockDevice\` by our \`NbdServer\` (in th
 | nbdkit file plugin, same node client | ${f2(pct(viaKit, 50))} | ${f2(pct(viaKit, 99))} | ${f2(pct(viaKit, 50) / pct(direct, 50))} |
 `;
   console.log(`\n${section}`);
-  const BEGIN = '<!-- nbd:begin -->';
-  const END = '<!-- nbd:end -->';
-  const doc = readFileSync(DOC, 'utf8');
-  const block = `${BEGIN}\n${section}${END}`;
-  const a = doc.indexOf(BEGIN);
-  const b = doc.indexOf(END);
-  writeFileSync(DOC, a >= 0 && b > a ? doc.slice(0, a) + block + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${block}\n`);
-  console.log(`wrote the nbd section of ${path.relative(ROOT, DOC)}`);
+  writeBenchmarkSection('nbd', section);
+  console.log(`wrote the nbd section of ${path.relative(ROOT, BENCHMARKS_DOC)}`);
 } finally {
   await ours.close();
   await oursMem.close();

@@ -1,4 +1,4 @@
-// The turbo-snapshotter binary on real containerd with lazy layers: a container keeps reading unread files across a SIGKILL of the daemon, the restarted daemon re-adopts the chain mount.
+// The turbo-snapshotter binary on real containerd with lazy layers: a container keeps reading unread files across a SIGKILL of the daemon, the restarted daemon re-adopts the chain mount, and a crash in the middle of a chain mount is recovered.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

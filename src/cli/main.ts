@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
 import { ImageError, toImageError } from '../errors.js';
-import { COMMANDS } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { EXIT_STATUS } from './exit-codes.js';
 
 /** Runs the CLI with the given arguments; resolves to the exit status. */
@@ -20,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new ImageError('INVALID_ARGUMENT', msg, { hint: 'run turbo-index --help' });
     });
-  for (const command of COMMANDS) cli = cli.command(command);
+  for (const command of await commandsFor(argv)) cli = cli.command(command);
   try {
     await cli.parseAsync();
     return 0;

@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { ImageError } from '../errors.js';
 import { loadMountState } from '../mount/mount-state.js';
+import { mountsUsing } from '../mount/mount-table.js';
 import { isServeNbdProcess, serveNbdPidOf, startServeNbdDaemon, stopServeNbdDaemon } from '../mount/serve-nbd-daemon.js';
 import { attacherFor, mountNbdExport, teardownMount } from '../mount/nbd-mount.js';
 import { nbdUri } from '../nbd/nbd-server.js';
@@ -90,20 +91,23 @@ export class ChainMounts {
     return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs: [...(launcher.extraArgs ?? []), ...prefix] });
   }
 
-  /** Drops `snapshotId`'s use; tears the chain mount down when nobody uses it any more. */
+  /**
+   * Drops `snapshotId`'s use; tears the chain mount down when nobody uses it any more. A chain that some mount still
+   * uses (a container's overlay not yet unmounted, a bind) is left mounted for a later Cleanup instead.
+   */
   async release(snapshotId: number): Promise<void> {
     const key = this.catalog.removeUser(snapshotId);
-    if (key !== undefined && this.catalog.users(key) === 0) await this.teardown(key);
+    if (key !== undefined && this.catalog.users(key) === 0) await this.teardown(key).catch(skipInUse);
   }
 
   /** Drops users whose snapshot is gone (`live` = existing snapshot ids) and tears down every unused chain mount. */
   async releaseUnused(live: Set<number>): Promise<void> {
     for (const id of this.catalog.userIds()) if (!live.has(id)) this.catalog.removeUser(id);
-    for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0) await this.teardown(m.mountKey);
+    for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0) await this.teardown(m.mountKey).catch(skipInUse);
     // Work directories without a record (nor a mount being made now): mounts half made when a snapshotter crashed.
     const kept = new Set([...this.catalog.allMounts().map((m) => m.mountKey), ...this.pending.keys()].map((k) => this.workDir(k)));
     const orphans = (existsSync(this.lazyDir) ? readdirSync(this.lazyDir) : []).map((n) => path.join(this.lazyDir, n)).filter((d) => !kept.has(d));
-    for (const workDir of orphans) await this.teardownWorkDir(workDir);
+    for (const workDir of orphans) await this.teardownWorkDir(workDir).catch(skipInUse);
   }
 
   /** Unmounts, detaches, stops the server and forgets the record; each step tolerates a missing part. */
@@ -115,9 +119,23 @@ export class ChainMounts {
   /** Tears down what `workDir` holds (mount state, device, the serve-nbd daemons recorded or in its pid file) and removes it. */
   private async teardownWorkDir(workDir: string, recordedPid?: number | null): Promise<void> {
     const stateDir = path.join(workDir, 'state');
-    const state = await loadMountState(stateDir, path.join(workDir, 'mnt')).catch(() => undefined);
+    const mnt = path.join(workDir, 'mnt');
+    // Unmounting (lazily, at worst) a filesystem that an overlay still stacks on would pull a running container's files away.
+    const users = await mountsUsing(mnt);
+    if (users.length > 0) {
+      throw new ImageError('FAILED_PRECONDITION', `the chain mount ${mnt} is still used by ${users.length} mount(s)`, {
+        details: { mountPoint: mnt, usedBy: users.map((u) => u.mountPoint).join(' ') },
+        hint: 'unmount the containers using it first; Cleanup tears it down afterwards',
+      });
+    }
+    const state = await loadMountState(stateDir, mnt).catch(() => undefined);
     if (state) await teardownMount(state, { stateDir });
     for (const pid of new Set([recordedPid, state?.serverPid, serveNbdPidOf(workDir)])) await stopServeNbdDaemon(pid);
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** Swallows the "still in use" refusal of a teardown (retried by the next Cleanup); anything else propagates. */
+function skipInUse(err: unknown): void {
+  if (!(err instanceof ImageError && err.code === 'FAILED_PRECONDITION' && err.details?.usedBy !== undefined)) throw err;
 }

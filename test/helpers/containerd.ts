@@ -4,6 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, closeSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { mountsUnder } from './mount-points.js';
+
+export { mountsUnder } from './mount-points.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -15,6 +18,14 @@ export interface Containerd {
   logFile: string;
   /** Runs `ctr -a <address> <args>` and returns stdout; rejects with stderr on failure. */
   ctr(args: string[], timeoutMs?: number): Promise<string>;
+  /**
+   * Runs containerd's garbage collection now and waits for it (a throwaway lease deleted with `--sync`). containerd 1.6's
+   * GC scheduler can skip a removal that commits while a collection is still running the snapshotters' cleanups (our
+   * Remove tearing a chain mount down takes a few hundred ms), so a test that only waits for it may wait forever.
+   */
+  gc(): Promise<void>;
+  /** Until `done()` holds: check, collect garbage, sleep 200 ms; at most `rounds` rounds. Resolves with the last `done()`. */
+  collectUntil(done: () => boolean | Promise<boolean>, rounds?: number): Promise<boolean>;
   /** Kills tasks, removes containers, stops containerd, unmounts everything under its dir and removes it. */
   stop(): Promise<void>;
 }
@@ -44,15 +55,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   [plugins."io.containerd.internal.v1.opt"]
     path = "${dir}/opt"
 `;
-}
-
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string): string[] {
-  const points = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
 /** Starts containerd with the `turbo` proxy snapshotter at `options.snapshotterSocket`; resolves once it answers. */
@@ -99,6 +101,20 @@ export async function startContainerd(options: ContainerdOptions): Promise<Conta
     for (const m of mountsUnder(dir)) await execFileAsync('umount', ['-l', m]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
+  let leases = 0;
+  const gc = async () => {
+    const id = `turbo-test-gc-${process.pid}-${++leases}`;
+    await ctr(['leases', 'create', '--id', id]);
+    await ctr(['leases', 'rm', '--sync', id]);
+  };
+  const collectUntil = async (done: () => boolean | Promise<boolean>, rounds = 30) => {
+    for (let round = 0; round < rounds; round++) {
+      if (await done()) return true;
+      await gc();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return done();
+  };
   try {
     for (let i = 0; ; i++) {
       if (exited) throw new Error(`containerd exited at start: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
@@ -110,5 +126,5 @@ export async function startContainerd(options: ContainerdOptions): Promise<Conta
     await stop();
     throw err;
   }
-  return { address, dir, logFile, ctr, stop };
+  return { address, dir, logFile, ctr, gc, collectUntil, stop };
 }

@@ -157,3 +157,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     });
   return proxy;
 }
+
+/** Bytes of blob `digest` fetched by the GETs in `log` (a proxy's log since its last reset): the sum of their `bytes=a-b` ranges, `blobSize` for a GET without one. */
+export function layerBytesFetched(log: FaultProxy['log'], digest: string, blobSize: number): number {
+  return log
+    .filter((r) => r.method === 'GET' && r.path.includes(digest))
+    .reduce((sum, r) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+      return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : blobSize);
+    }, 0);
+}

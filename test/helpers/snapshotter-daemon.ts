@@ -1,6 +1,6 @@
 // Runs the built `turbo-snapshotter` binary (dist/) as a detached daemon in its own process group: start, stop, crash.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Path of the built daemon entry point. */
@@ -20,34 +20,6 @@ export interface SnapshotterDaemon {
   stop(timeoutMs?: number): Promise<number | string>;
   /** SIGKILL to the whole process group, like a crash; resolves once it is gone. */
   kill(): Promise<void>;
-}
-
-/** True while `pid` exists and is not a zombie. */
-export function processRuns(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Pids of running processes whose argv contains the word `word` (e.g. 'serve-nbd') and an argument mentioning `needle`. */
-export function processesMentioning(word: string, needle: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a === word || path.basename(a) === word) && argv.some((a) => a.includes(needle)) && processRuns(Number(name))) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** The argv of process `pid` (from /proc/<pid>/cmdline). */
-export function processArgv(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 }
 
 /** Sends `signal` to process group `pgid`, ignoring a group that is already gone. */

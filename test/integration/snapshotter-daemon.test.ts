@@ -11,7 +11,8 @@ import { mountsUnder, startContainerd, type Containerd } from '../helpers/contai
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
-import { processArgv, processesMentioning, processRuns, startSnapshotterDaemon, type SnapshotterDaemon } from '../helpers/snapshotter-daemon.js';
+import { processArgv, processesMentioning, processRuns } from '../helpers/processes.js';
+import { startSnapshotterDaemon, type SnapshotterDaemon } from '../helpers/snapshotter-daemon.js';
 import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['containerd', 'ctr', 'runc', 'docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });

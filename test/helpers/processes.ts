@@ -1,0 +1,37 @@
+// Looks processes up in /proc: whether one still runs, its argv, and which ones (e.g. serve-nbd daemons) mention a path.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** True while `pid` exists and is not a zombie. */
+export function processRuns(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The argv of process `pid` (from /proc/<pid>/cmdline, without the trailing empty string). */
+export function processArgv(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+}
+
+/** Running processes whose argv contains the word `word` (an argument equal to it or to a path ending in it) and an argument containing `needle`, with their argv, by pid. */
+export function processArgvsMentioning(word: string, needle: string): { pid: number; argv: string[] }[] {
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    const pid = Number(name);
+    try {
+      const argv = processArgv(pid);
+      if (argv.some((a) => a === word || path.basename(a) === word) && argv.some((a) => a.includes(needle)) && processRuns(pid)) out.push({ pid, argv });
+    } catch {
+      // gone
+    }
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** Pids of running processes whose argv contains the word `word` (e.g. 'serve-nbd') and an argument mentioning `needle`. */
+export function processesMentioning(word: string, needle: string): number[] {
+  return processArgvsMentioning(word, needle).map((p) => p.pid);
+}

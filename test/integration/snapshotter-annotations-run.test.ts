@@ -1,6 +1,5 @@
 // An annotated copy of the indexed Debian base layer (root): served lazily from the forwarded annotations on an empty catalog, and run by `ctr run` after `turbo-index pull`; every byte read is the original's.
 import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +12,9 @@ import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js
 import { startSnapshotService } from '../../src/snapshotter/service.js';
 import { missingNeeds } from '../helpers/capabilities.js';
 import { mountsUnder, startContainerd } from '../helpers/containerd.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { layerBytesFetched, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -30,20 +30,6 @@ async function readInChild(file: string): Promise<Buffer> {
   return (await promisify(execFile)('cat', [file], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
 }
 
-/** Pids of running serve-nbd processes whose command line mentions `needle`. */
-function serveNbdPids(needle: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('serve-nbd') && argv.some((a) => a.includes(needle))) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', () => {
   let dir: string;
   let registry: RegistryServer | undefined;
@@ -54,17 +40,6 @@ describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', ()
   let originalDigest: string;
   let copy: ImageManifest;
   let expected: Buffer;
-
-  /** Bytes of the layer blob fetched through the proxy since its last reset (a request without Range counts the whole blob). */
-  function layerBytesFetched(): number {
-    const layer = img.layers[0]!;
-    return proxy!.log
-      .filter((r) => r.method === 'GET' && r.path.includes(layer.digest))
-      .reduce((sum, r) => {
-        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
-        return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : layer.size);
-      }, 0);
-  }
 
   beforeAll(async () => {
     img = await debianImage();
@@ -100,7 +75,7 @@ describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', ()
     await registry?.stop();
     if (dir) {
       expect(mountsUnder(dir)).toEqual([]);
-      expect(serveNbdPids(dir)).toEqual([]);
+      expect(processesMentioning('serve-nbd', dir)).toEqual([]);
     }
   });
 
@@ -114,13 +89,13 @@ describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', ()
       const mounts = await sn.view('v1', chain);
       const seen = await withMounts(mounts, (d) => readInChild(path.join(d, 'etc/os-release')));
       expect(seen.equals(expected)).toBe(true);
-      const fetched = layerBytesFetched();
+      const fetched = layerBytesFetched(proxy!.log, img.layers[0]!.digest, img.layers[0]!.size);
       process.stdout.write(`annotated copy, view: read ${fetched} of ${img.layers[0]!.size} compressed layer bytes\n`);
       expect(fetched).toBeLessThan(img.layers[0]!.size / 4);
       await sn.remove('v1');
       await sn.remove(chain);
       expect(mountsUnder(dir)).toEqual([]);
-      expect(serveNbdPids(dir)).toEqual([]);
+      expect(processesMentioning('serve-nbd', dir)).toEqual([]);
     } finally {
       await sn.close();
     }
@@ -140,12 +115,11 @@ describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', ()
         expect((await containerd.ctr(['images', 'ls'])).split('\n').find((l) => l.startsWith(`${copyRef} `))).toContain(copyDigest);
         const out = await containerd.ctr(['run', '--rm', '--snapshotter', 'turbo', copyRef, 'annrun-t1', 'cat', '/etc/os-release']);
         expect(out).toBe(expected.toString());
-        const fetched = layerBytesFetched();
+        const fetched = layerBytesFetched(proxy!.log, img.layers[0]!.digest, img.layers[0]!.size);
         process.stdout.write(`annotated copy, turbo-index pull + ctr run: read ${fetched} of ${img.layers[0]!.size} compressed layer bytes\n`);
         expect(fetched).toBeLessThan(img.layers[0]!.size / 4);
         // containerd's GC removes the container's snapshot through our Remove (asynchronously), which tears the chain mount down.
-        const settled = async () => (await sn.walk(['kind==active'])).length === 0 && mountsUnder(root).length === 0 && serveNbdPids(dir).length === 0;
-        for (let i = 0; i < 600 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 100));
+        await containerd.collectUntil(async () => (await sn.walk(['kind==active'])).length === 0 && mountsUnder(root).length === 0 && processesMentioning('serve-nbd', dir).length === 0);
         expect(await sn.walk(['kind==active'])).toEqual([]);
         expect(mountsUnder(root)).toEqual([]);
       } finally {

@@ -1,6 +1,6 @@
 // Indexed layers served lazily by the snapshotter (root): Prepare answers ALREADY_EXISTS, views and containers mount one shared read-only ext4 of the image.
 import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +12,9 @@ import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js
 import { startSnapshotService } from '../../src/snapshotter/service.js';
 import { missingNeeds } from '../helpers/capabilities.js';
 import { mountsUnder, startContainerd } from '../helpers/containerd.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { layerBytesFetched, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
@@ -31,20 +32,6 @@ const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 
 /** How the tests' snapshotters start serve-nbd: the built CLI, no disk cache (every byte read is fetched). */
 const snapshotterOptions = { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } };
 const skipContainerd = skip || missingNeeds({ commands: ['containerd', 'ctr', 'runc'] });
-
-/** Pids of running serve-nbd processes whose command line mentions `needle`. */
-function serveNbdPids(needle: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('serve-nbd') && argv.some((a) => a.includes(needle))) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
   let dir: string;
@@ -86,7 +73,7 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
     await registry?.stop();
     if (dir) {
       expect(mountsUnder(dir)).toEqual([]);
-      expect(serveNbdPids(dir)).toEqual([]);
+      expect(processesMentioning('serve-nbd', dir)).toEqual([]);
     }
   });
 
@@ -116,48 +103,32 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
     });
     const upper = ctrMounts[0]!.options.find((o) => o.startsWith('upperdir='))!.slice('upperdir='.length);
     expect(readFileSync(path.join(upper, 'etc', 'written'), 'utf8')).toBe('hello\n');
-    expect(serveNbdPids(dir).length).toBe(1);
+    expect(processesMentioning('serve-nbd', dir).length).toBe(1);
     expect(mountsUnder(dir)).toContain(viewMounts[0]!.source);
 
     // Bytes of the layer blob fetched: ranges only, far below the layer's size.
     const layer = img.layers[0]!;
-    const fetched = proxy!.log
-      .filter((r) => r.method === 'GET' && r.path.includes(layer.digest))
-      .reduce((sum, r) => {
-        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
-        return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : layer.size);
-      }, 0);
+    const fetched = layerBytesFetched(proxy!.log, layer.digest, layer.size);
     process.stdout.write(`lazy view + container read ${fetched} of ${layer.size} compressed layer bytes\n`);
     expect(fetched).toBeLessThan(layer.size / 4);
 
     // A restarted snapshotter re-adopts the live chain mount (same daemon, same mount) from lazy.db.
-    const daemons = serveNbdPids(dir);
+    const daemons = processesMentioning('serve-nbd', dir);
     await s.close();
     sn = s = new OverlaySnapshotter(path.join(dir, 'root'), snapshotterOptions);
     expect(await s.mounts('v1')).toEqual(viewMounts);
     expect(await s.mounts('c1')).toEqual(ctrMounts);
-    expect(serveNbdPids(dir)).toEqual(daemons);
+    expect(processesMentioning('serve-nbd', dir)).toEqual(daemons);
     expect((await withMounts(viewMounts, (d) => readInChild(path.join(d, 'etc/os-release')))).equals(expected)).toBe(true);
 
     await s.remove('v1');
     expect(mountsUnder(dir)).toContain(viewMounts[0]!.source);
     await s.remove('c1');
     expect(mountsUnder(dir)).toEqual([]);
-    expect(serveNbdPids(dir)).toEqual([]);
+    expect(processesMentioning('serve-nbd', dir)).toEqual([]);
     await s.remove(chain);
     expect(await s.walk()).toEqual([]);
   }, 300_000);
-
-  /** Bytes of layer 0's blob fetched through the proxy since its last reset (a request without Range counts the whole blob). */
-  function layerBytesFetched(): number {
-    const layer = img.layers[0]!;
-    return proxy!.log
-      .filter((r) => r.method === 'GET' && r.path.includes(layer.digest))
-      .reduce((sum, r) => {
-        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
-        return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : layer.size);
-      }, 0);
-  }
 
   it.skipIf(skipContainerd)('turbo-index pull + ctr run --snapshotter turbo starts the indexed image lazily on real containerd', async () => {
     const s = sn!;
@@ -174,16 +145,15 @@ describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {
       const expected = execFileSync('tar', ['-xOf', img.layers[0]!.uncompressedTarPath, 'usr/lib/os-release']);
       const out = await containerd.ctr(['run', '--rm', '--snapshotter', 'turbo', proxyRef, 't1', 'cat', '/etc/os-release']);
       expect(out).toBe(expected.toString());
-      const fetched = layerBytesFetched();
+      const fetched = layerBytesFetched(proxy!.log, img.layers[0]!.digest, img.layers[0]!.size);
       process.stdout.write(`turbo-index pull + ctr run read ${fetched} of ${img.layers[0]!.size} compressed layer bytes\n`);
       expect(fetched).toBeLessThan(img.layers[0]!.size / 4);
       // ctr run --rm deletes the container; containerd's GC then removes its snapshot through our Remove (asynchronously),
       // which tears the chain mount and its daemon down.
-      const settled = async () => (await s.walk(['kind==active'])).length === 0 && mountsUnder(path.join(dir, 'root')).length === 0 && serveNbdPids(dir).length === 0;
-      for (let i = 0; i < 600 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 100));
+      await containerd.collectUntil(async () => (await s.walk(['kind==active'])).length === 0 && mountsUnder(path.join(dir, 'root')).length === 0 && processesMentioning('serve-nbd', dir).length === 0);
       expect(await s.walk(['kind==active'])).toEqual([]);
       expect(mountsUnder(path.join(dir, 'root'))).toEqual([]);
-      expect(serveNbdPids(dir)).toEqual([]);
+      expect(processesMentioning('serve-nbd', dir)).toEqual([]);
     } finally {
       await containerd.stop();
       await service.close(1000);

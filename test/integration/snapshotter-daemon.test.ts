@@ -1,18 +1,18 @@
 // The turbo-snapshotter binary on real containerd with lazy layers: a container keeps reading unread files across a SIGKILL of the daemon, the restarted daemon re-adopts the chain mount, and a crash in the middle of a chain mount is recovered.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
 import { missingNeeds } from '../helpers/capabilities.js';
 import { mountsUnder, startContainerd, type Containerd } from '../helpers/containerd.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { layerBytesFetched, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { processArgv, processesMentioning, processRuns } from '../helpers/processes.js';
 import { startSnapshotterDaemon, type SnapshotterDaemon } from '../helpers/snapshotter-daemon.js';
+import { makeTempDir } from '../helpers/tmpdir.js';
 import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['containerd', 'ctr', 'runc', 'docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });
@@ -99,7 +99,7 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
 
   beforeAll(async () => {
     img = await debianImage();
-    dir = mkdtempSync(path.join(tmpdir(), 'turbo-oci-snapdaemon-'));
+    dir = makeTempDir('turbo-oci-snapdaemon-');
     root = path.join(dir, 'root');
     registry = await startRegistry();
     const ref = await pushToRegistry({ ref: img.prefixRef(1) }, registry.url, 'test/daemon');
@@ -147,22 +147,12 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
           // gone meanwhile
         }
       }
-      // Removed only when nothing is mounted below it any more (never delete through a mount).
-      if (left.mounts.length === 0) rmSync(dir, { recursive: true, force: true });
       expect(left).toEqual({ mounts: [], serveNbd: [], nbdfuse: [] });
     }
   }, 120_000);
 
   /** Bytes of the layer blob fetched through the proxy since its last reset (a request without Range counts the whole blob). */
-  function layerBytesFetched(): number {
-    const layer = img.layers[0]!;
-    return proxy!.log
-      .filter((r) => r.method === 'GET' && r.path.includes(layer.digest))
-      .reduce((sum, r) => {
-        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
-        return sum + (m ? Number(m[2]) - Number(m[1]) + 1 : layer.size);
-      }, 0);
-  }
+  const fetchedSinceReset = () => layerBytesFetched(proxy!.log, img.layers[0]!.digest, img.layers[0]!.size);
 
   /** sha256 of `file` as read inside container `id` (`ctr tasks exec`; the read does not involve the snapshotter). */
   async function sha256In(id: string, execId: string, file: string): Promise<string> {
@@ -179,7 +169,7 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
     await c.ctr(['run', '-d', '--snapshotter', 'turbo', proxyRef, FIRST, 'sh', '-c', 'while true; do sleep 1; done']);
     expect(await c.ctr(['tasks', 'exec', '--exec-id', 'os-release', FIRST, 'cat', '/etc/os-release'], 60_000)).toBe(osRelease.toString());
     expect(await sha256In(FIRST, 'first-read', files[0]!.path)).toBe(files[0]!.sha256);
-    const fetched = layerBytesFetched();
+    const fetched = fetchedSinceReset();
     process.stdout.write(`daemon: pull + run + 2 reads fetched ${fetched} of ${img.layers[0]!.size} compressed layer bytes\n`);
     expect(fetched).toBeLessThan(img.layers[0]!.size / 4);
 
@@ -207,7 +197,7 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
 
     proxy!.reset();
     expect(await sha256In(FIRST, 'while-down', files[1]!.path)).toBe(files[1]!.sha256);
-    const fetchedWhileDown = layerBytesFetched();
+    const fetchedWhileDown = fetchedSinceReset();
     process.stdout.write(`daemon: ${files[1]!.path} (${files[1]!.size} bytes) read while the snapshotter was down: ${fetchedWhileDown} compressed bytes fetched\n`);
     expect(fetchedWhileDown).toBeGreaterThan(0);
 
@@ -228,29 +218,18 @@ describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real con
     expect(mountIdsUnder(path.join(root, 'lazy'))).toEqual(chainMounts);
   }, 180_000);
 
-  /**
-   * Runs containerd's garbage collection synchronously (a throwaway lease deleted with --sync). containerd 1.6's
-   * scheduler ignores a removal that commits while a collection is still running its snapshotters' cleanups (our Remove
-   * tearing a chain down takes a few hundred ms), so a test that only waits may wait forever.
-   */
-  let leases = 0;
-  async function collectGarbage(): Promise<void> {
-    const id = `turbo-test-gc-${++leases}`;
-    await containerd!.ctr(['leases', 'create', '--id', id]);
-    await containerd!.ctr(['leases', 'rm', '--sync', id]);
-  }
-
   /** What is left under the temp dir: mounts, serve-nbd and nbdfuse processes. */
   const leftovers = () => ({ mounts: mountsUnder(dir), serveNbd: processesMentioning('serve-nbd', dir), nbdfuse: processesMentioning('nbdfuse', dir) });
 
-  /** Collects garbage until nothing is left under the temp dir (at most 30 rounds); returns what is left. */
+  /**
+   * Collects containerd's garbage until nothing is left under the temp dir (at most 30 rounds; waiting alone is not
+   * enough, see Containerd.gc); returns what is left.
+   */
   async function settled(): Promise<ReturnType<typeof leftovers>> {
-    for (let round = 0; round < 30; round++) {
+    await containerd!.collectUntil(() => {
       const left = leftovers();
-      if (left.mounts.length + left.serveNbd.length + left.nbdfuse.length === 0) return left;
-      await collectGarbage();
-      await sleep(200);
-    }
+      return left.mounts.length + left.serveNbd.length + left.nbdfuse.length === 0;
+    });
     return leftovers();
   }
 

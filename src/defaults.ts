@@ -146,3 +146,10 @@ export const SNAPSHOTTER_SHUTDOWN_GRACE_MS = 10_000;
 
 /** How long a snapshotter skips an annotated index it could not load (per repository and index digest): containerd prepares an image's layers one after another, so without this every layer would wait out the registry retries again; a minute covers one pull. */
 export const ANNOTATION_FAILURE_TTL_MS = 60_000;
+
+/**
+ * How long turbo-snapshotter keeps a chain it mounted ahead of use (at the lazy Prepare of an image's top layer) when no
+ * container uses it: CRI and nerdctl start a container seconds after the pull; an image pulled and never run should not
+ * hold a serve-nbd daemon and a mount for long.
+ */
+export const DEFAULT_MOUNT_AHEAD_IDLE_MS = 10 * 60_000;

@@ -21,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
       .strict()
       .option('root', { type: 'string', describe: 'state directory (metadata.db, snapshots/)' })
       .option('address', { type: 'string', describe: 'unix socket to listen on (mode 0600)' })
-      .option('config', { type: 'string', describe: 'JSON config file: {"root", "address", "shutdownGraceMs", "metricsAddress", "serveNbdArgs"} (docs/containerd.md)' })
+      .option('config', { type: 'string', describe: 'JSON config file: {"root", "address", "shutdownGraceMs", "metricsAddress", "serveNbdArgs", "mountAheadIdleMs"} (docs/containerd.md)' })
       .option('metrics-address', { type: 'string', describe: 'serve Prometheus metrics at http://<host:port>/metrics (config key metricsAddress)' })
       .help()
       .version(false)
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadSnapshotterConfig(args.config, { root: args.root, address: args.address, metricsAddress: args['metrics-address'] });
     mkdirSync(path.dirname(config.address), { recursive: true, mode: 0o700 });
     // Lazy layers are served by `turbo-index serve-nbd` daemons started from the CLI next to this file (mounting needs root).
-    const snapshotter = new OverlaySnapshotter(config.root, { serveNbd: { command: [process.execPath, path.join(import.meta.dirname, 'main.js')], extraArgs: config.serveNbdArgs } });
+    const snapshotter = new OverlaySnapshotter(config.root, { serveNbd: { command: [process.execPath, path.join(import.meta.dirname, 'main.js')], extraArgs: config.serveNbdArgs }, mountAheadIdleMs: config.mountAheadIdleMs });
     const metrics = new SnapshotterMetrics(snapshotter, snapshotter.catalog);
     const service = await startSnapshotService(snapshotter, config.address, { metrics });
     const metricsServer = config.metricsAddress === '' ? undefined : await startMetricsServer(metrics, config.metricsAddress);

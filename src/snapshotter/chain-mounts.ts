@@ -23,6 +23,10 @@ export interface ServeNbdLauncher {
 /** The chain mounts of one snapshotter root (<root>/lazy/<id>/{mnt,state,nbd.sock}), recorded in the lazy catalog database. */
 export class ChainMounts {
   private readonly pending = new Map<string, Promise<string>>();
+  /** Chains this process mounted ahead of use and nobody has used yet, with the timer that drops them when idle. */
+  private readonly ahead = new Map<string, NodeJS.Timeout>();
+  /** Teardowns in progress: a new mount of the same chain waits for them. */
+  private readonly tearing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly lazyDir: string,
@@ -47,14 +51,48 @@ export class ChainMounts {
   /** Makes sure `layer`'s chain is mounted (once; concurrent callers share the work), records `snapshotId` as a user, returns the mount point. */
   async acquire(layer: LazyLayer, snapshotId: number): Promise<string> {
     const key = ChainMounts.keyOf(layer);
+    const dir = await this.start(layer);
+    this.catalog.addUser(snapshotId, key);
+    clearTimeout(this.ahead.get(key));
+    this.ahead.delete(key);
+    return dir;
+  }
+
+  /** The running (or a new) mount of `layer`'s chain, shared by concurrent callers. */
+  private start(layer: LazyLayer): Promise<string> {
+    const key = ChainMounts.keyOf(layer);
     let p = this.pending.get(key);
     if (!p) {
-      p = this.ensure(layer).finally(() => this.pending.delete(key));
+      const tearing = this.tearing.get(key);
+      p = (tearing ? tearing.catch(() => undefined).then(() => this.ensure(layer)) : this.ensure(layer)).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
-    const dir = await p;
-    this.catalog.addUser(snapshotId, key);
-    return dir;
+    return p;
+  }
+
+  /**
+   * Starts mounting the chain of an image's top layer before anyone asks for it (called at the lazy Prepare), so the
+   * first container does not wait for the daemon's start-up, the index and the mount. Unused, it is torn down after
+   * `idleMs` (0: never mount ahead). Failures are dropped here: the first Mounts tries again and reports them.
+   */
+  mountAhead(layer: LazyLayer, idleMs: number): void {
+    if (!this.launcher || idleMs <= 0 || process.getuid?.() !== 0 || layer.layerIndex !== layer.layerCount - 1) return;
+    const key = ChainMounts.keyOf(layer);
+    if (this.pending.has(key) || this.catalog.findMount(key)) return;
+    this.start(layer).then(
+      () => {
+        if (this.catalog.users(key) > 0) return;
+        clearTimeout(this.ahead.get(key));
+        this.ahead.set(key, setTimeout(() => void this.dropUnusedAhead(key), idleMs).unref());
+      },
+      () => undefined,
+    );
+  }
+
+  /** Tears down chain `key` mounted ahead when still nobody uses it. */
+  private async dropUnusedAhead(key: string): Promise<void> {
+    if (!this.ahead.delete(key) || this.catalog.users(key) > 0 || this.pending.has(key)) return;
+    await this.teardown(key).catch(() => undefined);
   }
 
   private async ensure(layer: LazyLayer): Promise<string> {
@@ -102,16 +140,34 @@ export class ChainMounts {
 
   /** Drops users whose snapshot is gone (`live` = existing snapshot ids) and tears down every unused chain mount. */
   async releaseUnused(live: Set<number>): Promise<void> {
+    // Mounts being made finish first, so what they leave is seen below.
+    await Promise.allSettled([...this.pending.values()]);
     for (const id of this.catalog.userIds()) if (!live.has(id)) this.catalog.removeUser(id);
-    for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0) await this.teardown(m.mountKey).catch(skipInUse);
+    // Chains mounted ahead stay until their idle timer: containerd runs Cleanup after collections, also right after a pull.
+    for (const m of this.catalog.allMounts()) if (this.catalog.users(m.mountKey) === 0 && !this.ahead.has(m.mountKey)) await this.teardown(m.mountKey).catch(skipInUse);
     // Work directories without a record (nor a mount being made now): mounts half made when a snapshotter crashed.
     const kept = new Set([...this.catalog.allMounts().map((m) => m.mountKey), ...this.pending.keys()].map((k) => this.workDir(k)));
     const orphans = (existsSync(this.lazyDir) ? readdirSync(this.lazyDir) : []).map((n) => path.join(this.lazyDir, n)).filter((d) => !kept.has(d));
     for (const workDir of orphans) await this.teardownWorkDir(workDir).catch(skipInUse);
   }
 
+  /** Waits for mounts being made; tears down the chains mounted ahead that nobody used (used chains stay: restart safety). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()]);
+    const unused = [...this.ahead.keys()];
+    for (const key of unused) await this.dropUnusedAhead(key);
+  }
+
   /** Unmounts, detaches, stops the server and forgets the record; each step tolerates a missing part. */
-  private async teardown(mountKey: string): Promise<void> {
+  private teardown(mountKey: string): Promise<void> {
+    clearTimeout(this.ahead.get(mountKey));
+    this.ahead.delete(mountKey);
+    const p = this.teardownRecorded(mountKey).finally(() => this.tearing.delete(mountKey));
+    this.tearing.set(mountKey, p);
+    return p;
+  }
+
+  private async teardownRecorded(mountKey: string): Promise<void> {
     await this.teardownWorkDir(this.workDir(mountKey), this.catalog.findMount(mountKey)?.serverPid);
     this.catalog.deleteMount(mountKey);
   }

@@ -1,6 +1,7 @@
 // The overlayfs snapshotter: containerd v1.6 snapshots/overlay semantics (snapshots/<id>/fs and work) over the SQLite metadata store.
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_MOUNT_AHEAD_IDLE_MS } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { discoverByAnnotations } from './annotation-discovery.js';
 import { ChainMounts, type ServeNbdLauncher } from './chain-mounts.js';
@@ -40,6 +41,8 @@ const TARGET_CHAIN_ID = /(sha256:[0-9a-f]{64})$/;
 export interface OverlaySnapshotterOptions {
   /** How to start the serve-nbd daemon of lazy layers (without it, lazy snapshots cannot be mounted). */
   serveNbd?: ServeNbdLauncher;
+  /** How long a chain mounted ahead (at the lazy Prepare of an image's top layer) may stay unused, in ms; 0: mount only on use. */
+  mountAheadIdleMs?: number;
 }
 
 /** containerd's overlayfs snapshotter, rooted at `root` (metadata.db, snapshots/), plus lazily served indexed layers (lazy.db, lazy/). */
@@ -49,6 +52,7 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Lazy-layer catalog (chain ID -> indexed layer) and chain-mount records. */
   readonly catalog: LazyCatalog;
   private readonly chains: ChainMounts;
+  private readonly mountAheadIdleMs: number;
 
   constructor(readonly root: string, options: OverlaySnapshotterOptions = {}) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -57,6 +61,7 @@ export class OverlaySnapshotter implements Snapshotter {
     this.store = new MetadataStore(path.join(root, 'metadata.db'));
     this.catalog = new LazyCatalog(path.join(root, 'lazy.db'));
     this.chains = new ChainMounts(path.join(root, 'lazy'), this.catalog, options.serveNbd);
+    this.mountAheadIdleMs = options.mountAheadIdleMs ?? DEFAULT_MOUNT_AHEAD_IDLE_MS;
   }
 
   /** Directory of snapshot `id`'s own tree (upperdir of active snapshots). */
@@ -73,6 +78,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const layer = target === undefined ? undefined : await this.discoverLazyLayer(target, labels);
     if (target !== undefined && layer) {
       this.createLazy(target, parent, labels, layer);
+      this.chains.mountAhead(layer, this.mountAheadIdleMs);
       // containerd's remote-snapshotter protocol: the target exists, so the client skips download and unpack.
       throw new ImageError('ALREADY_EXISTS', `snapshot ${JSON.stringify(target)} is served lazily from index ${layer.indexDigest}`, { details: { key, target, index: layer.indexDigest, layer: layer.layerIndex } });
     }
@@ -294,6 +300,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async close(): Promise<void> {
+    await this.chains.close();
     this.store.close();
     this.catalog.close();
   }

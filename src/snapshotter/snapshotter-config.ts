@@ -1,6 +1,6 @@
 // turbo-snapshotter's configuration: a JSON file whose missing keys take the defaults of src/defaults.ts (keys in docs/containerd.md).
 import { readFileSync } from 'node:fs';
-import { DEFAULT_SNAPSHOTTER_ADDRESS, DEFAULT_SNAPSHOTTER_ROOT, SNAPSHOTTER_SHUTDOWN_GRACE_MS } from '../defaults.js';
+import { DEFAULT_MOUNT_AHEAD_IDLE_MS, DEFAULT_SNAPSHOTTER_ADDRESS, DEFAULT_SNAPSHOTTER_ROOT, SNAPSHOTTER_SHUTDOWN_GRACE_MS } from '../defaults.js';
 import { ImageError } from '../errors.js';
 
 /** Settings of a turbo-snapshotter daemon. */
@@ -15,11 +15,13 @@ export interface SnapshotterConfig {
   metricsAddress: string;
   /** Extra `turbo-index serve-nbd` flags for every lazy chain's daemon (span cache, registry TLS/auth, read timeout…). */
   serveNbdArgs: string[];
+  /** How long a chain mounted ahead (at the lazy Prepare of an image's top layer) may stay unused, in ms; 0: mount only on use. */
+  mountAheadIdleMs: number;
 }
 
 type KeyType = 'string' | 'number' | 'string[]';
 
-const KEYS: Record<keyof SnapshotterConfig, KeyType> = { root: 'string', address: 'string', shutdownGraceMs: 'number', metricsAddress: 'string', serveNbdArgs: 'string[]' };
+const KEYS: Record<keyof SnapshotterConfig, KeyType> = { root: 'string', address: 'string', shutdownGraceMs: 'number', metricsAddress: 'string', serveNbdArgs: 'string[]', mountAheadIdleMs: 'number' };
 
 /** serve-nbd flags the snapshotter sets itself for each chain; a config must not override them. */
 const RESERVED_SERVE_NBD_FLAGS = ['--socket', '--pid-file', '--layers', '--export-name'];
@@ -37,6 +39,7 @@ export function loadSnapshotterConfig(file: string | undefined, overrides: Parti
     shutdownGraceMs: SNAPSHOTTER_SHUTDOWN_GRACE_MS,
     metricsAddress: '',
     serveNbdArgs: [],
+    mountAheadIdleMs: DEFAULT_MOUNT_AHEAD_IDLE_MS,
   };
   if (file !== undefined) {
     let parsed: unknown;

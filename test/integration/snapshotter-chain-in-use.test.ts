@@ -1,4 +1,4 @@
-// A lazy chain mount is never pulled from under a mount that still uses it (root): Commit or Remove of a still-mounted container leaves it for a later Cleanup.
+// Lifetime of lazy chain mounts (root): never pulled from under a mount that still uses it; mounted ahead at the lazy Prepare of an image's top layer, dropped when unused.
 import { execFile } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { mountsUnder } from '../helpers/containerd.js';
 import { indexedDebian, type IndexedDebian } from '../helpers/indexed-debian.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { CLI_PATH } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['debootstrap', 'umoci', 'nbdfuse', 'losetup'] });
@@ -77,5 +78,71 @@ describe.skipIf(skip)('chain mounts in use', () => {
       expect(chainDir()).toEqual([]);
     }
     await sn.remove('committed-c1');
+  }, 300_000);
+
+  /** Polls `check` every 100 ms for up to 60 s; resolves to its last value. */
+  async function until(check: () => boolean): Promise<boolean> {
+    for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+    return check();
+  }
+
+  it('the lazy Prepare of an image\'s top layer mounts its chain ahead; the first container uses it; unused, it goes after the idle time or at close', async () => {
+    const root = makeTempDir('turbo-oci-mountahead-');
+    const top = resolved.entries.at(-1)!;
+    const base = resolved.entries[0]!;
+    const options = (mountAheadIdleMs: number) => ({ serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] }, mountAheadIdleMs });
+    const lazyPrepare = (s: OverlaySnapshotter, entry: typeof top) => expect(s.prepare(`extract ${entry.chainId}`, '', { [TARGET_SNAPSHOT_LABEL]: entry.chainId, ...lazyLabels(entry.layer) })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    const chainMounted = (r: string) => mountsUnder(path.join(r, 'lazy')).some((m) => m.endsWith('/mnt'));
+    const daemons = (r: string) => processesMentioning('serve-nbd', r);
+
+    // Default idle time: mounted without any Mounts call, kept by Cleanup, shared by the first container, gone with it.
+    const a = new OverlaySnapshotter(path.join(root, 'a'), options(60_000));
+    try {
+      await lazyPrepare(a, top);
+      expect(await until(() => chainMounted(path.join(root, 'a')))).toBe(true);
+      const daemon = daemons(path.join(root, 'a'));
+      expect(daemon.length).toBe(1);
+      await a.cleanup();
+      expect(chainMounted(path.join(root, 'a'))).toBe(true);
+      const mounts = await a.prepare('c', top.chainId);
+      expect(daemons(path.join(root, 'a'))).toEqual(daemon);
+      await withMounts(mounts, async (d) => expect((await readInChild(path.join(d, 'etc/os-release'))).length).toBeGreaterThan(50));
+      await a.remove('c');
+      expect(chainMounted(path.join(root, 'a'))).toBe(false);
+      expect(daemons(path.join(root, 'a'))).toEqual([]);
+      // Only the top layer's chain is mounted ahead: a lower layer's Prepare mounts nothing.
+      await lazyPrepare(a, base);
+      await a.cleanup();
+      expect(chainMounted(path.join(root, 'a'))).toBe(false);
+    } finally {
+      await a.close();
+    }
+
+    // A short idle time: the unused chain goes by itself.
+    const b = new OverlaySnapshotter(path.join(root, 'b'), options(300));
+    try {
+      await lazyPrepare(b, top);
+      expect(await until(() => chainMounted(path.join(root, 'b')))).toBe(true);
+      expect(await until(() => !chainMounted(path.join(root, 'b')) && daemons(path.join(root, 'b')).length === 0)).toBe(true);
+    } finally {
+      await b.close();
+    }
+
+    // Closing the snapshotter tears down an unused chain it mounted ahead; 0 disables mounting ahead.
+    const c = new OverlaySnapshotter(path.join(root, 'c'), options(60_000));
+    await lazyPrepare(c, top);
+    expect(await until(() => chainMounted(path.join(root, 'c')))).toBe(true);
+    await c.close();
+    expect(chainMounted(path.join(root, 'c'))).toBe(false);
+    expect(daemons(path.join(root, 'c'))).toEqual([]);
+    const off = new OverlaySnapshotter(path.join(root, 'off'), options(0));
+    try {
+      await lazyPrepare(off, top);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(mountsUnder(path.join(root, 'off'))).toEqual([]);
+    } finally {
+      await off.close();
+    }
+    expect(mountsUnder(root)).toEqual([]);
   }, 300_000);
 });

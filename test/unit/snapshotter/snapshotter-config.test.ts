@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SNAPSHOTTER_ADDRESS, DEFAULT_SNAPSHOTTER_ROOT, SNAPSHOTTER_SHUTDOWN_GRACE_MS } from '../../../src/defaults.js';
+import { DEFAULT_MOUNT_AHEAD_IDLE_MS, DEFAULT_SNAPSHOTTER_ADDRESS, DEFAULT_SNAPSHOTTER_ROOT, SNAPSHOTTER_SHUTDOWN_GRACE_MS } from '../../../src/defaults.js';
 import { loadSnapshotterConfig } from '../../../src/snapshotter/snapshotter-config.js';
 import { makeTempDir } from '../../helpers/tmpdir.js';
 
@@ -14,7 +14,7 @@ function configFile(content: string): string {
 
 describe('loadSnapshotterConfig', () => {
   it('takes the defaults, then the file, then the flags', () => {
-    expect(loadSnapshotterConfig(undefined)).toEqual({ root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_ADDRESS, shutdownGraceMs: SNAPSHOTTER_SHUTDOWN_GRACE_MS, metricsAddress: '', serveNbdArgs: [] });
+    expect(loadSnapshotterConfig(undefined)).toEqual({ root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_ADDRESS, shutdownGraceMs: SNAPSHOTTER_SHUTDOWN_GRACE_MS, metricsAddress: '', serveNbdArgs: [], mountAheadIdleMs: DEFAULT_MOUNT_AHEAD_IDLE_MS });
     const file = configFile(JSON.stringify({ root: '/r', metricsAddress: '127.0.0.1:9781', serveNbdArgs: ['--no-disk-cache', '--read-timeout-ms=5000'] }));
     expect(loadSnapshotterConfig(file, { root: '/flag', address: undefined })).toEqual({
       root: '/flag',
@@ -22,6 +22,7 @@ describe('loadSnapshotterConfig', () => {
       shutdownGraceMs: SNAPSHOTTER_SHUTDOWN_GRACE_MS,
       metricsAddress: '127.0.0.1:9781',
       serveNbdArgs: ['--no-disk-cache', '--read-timeout-ms=5000'],
+      mountAheadIdleMs: DEFAULT_MOUNT_AHEAD_IDLE_MS,
     });
   });
 

@@ -16,14 +16,18 @@ export function processArgv(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 }
 
-/** Running processes whose argv contains the word `word` (an argument equal to it or to a path ending in it) and an argument containing `needle`, with their argv, by pid. */
-export function processArgvsMentioning(word: string, needle: string): { pid: number; argv: string[] }[] {
+/**
+ * Running processes whose argv contains the word `word` (an argument equal to it or to a path ending in it; with a list,
+ * one of them) and an argument containing `needle`, with their argv, by pid.
+ */
+export function processArgvsMentioning(word: string | readonly string[], needle: string): { pid: number; argv: string[] }[] {
+  const words = typeof word === 'string' ? [word] : word;
   const out: { pid: number; argv: string[] }[] = [];
   for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     const pid = Number(name);
     try {
       const argv = processArgv(pid);
-      if (argv.some((a) => a === word || path.basename(a) === word) && argv.some((a) => a.includes(needle)) && processRuns(pid)) out.push({ pid, argv });
+      if (argv.some((a) => words.includes(a) || words.includes(path.basename(a))) && argv.some((a) => a.includes(needle)) && processRuns(pid)) out.push({ pid, argv });
     } catch {
       // gone
     }
@@ -31,7 +35,7 @@ export function processArgvsMentioning(word: string, needle: string): { pid: num
   return out.sort((a, b) => a.pid - b.pid);
 }
 
-/** Pids of running processes whose argv contains the word `word` (e.g. 'serve-nbd') and an argument mentioning `needle`. */
-export function processesMentioning(word: string, needle: string): number[] {
+/** Pids of running processes whose argv contains the word `word` (e.g. 'serve-nbd'; with a list, one of them) and an argument mentioning `needle`. */
+export function processesMentioning(word: string | readonly string[], needle: string): number[] {
   return processArgvsMentioning(word, needle).map((p) => p.pid);
 }

@@ -1,7 +1,6 @@
 // An annotated copy of the indexed Debian base layer (root): served lazily from the forwarded annotations on an empty catalog, and run by `ctr run` after `turbo-index pull`; every byte read is the original's.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inheritedLabels, LAYER_ANNOTATION } from '../../src/format/artifact/layer-annotations.js';
 import { parseManifest, type ImageManifest } from '../../src/format/oci/manifest.js';
@@ -17,18 +16,14 @@ import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images
 import { processesMentioning } from '../helpers/processes.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
+import { readInChild, UNCACHED_SERVE_NBD } from '../helpers/lazy-serving.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
-import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
+import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });
 const skipContainerd = skip || missingNeeds({ commands: ['containerd', 'ctr', 'runc'] });
 /** serve-nbd as the built CLI without a disk cache, so every byte read is fetched (and counted). */
-const snapshotterOptions = { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } };
-
-/** Reads a file in a child process (a blocking read here would wait for a fetch that this process's proxy must answer). */
-async function readInChild(file: string): Promise<Buffer> {
-  return (await promisify(execFile)('cat', [file], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
-}
+const snapshotterOptions = { serveNbd: UNCACHED_SERVE_NBD };
 
 describe.skipIf(skip)('an annotated copy of an indexed image, served lazily', () => {
   let dir: string;

@@ -17,20 +17,13 @@ import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images
 import { processesMentioning } from '../helpers/processes.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
+import { readInChild, UNCACHED_SERVE_NBD } from '../helpers/lazy-serving.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
-import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
-
-/**
- * Reads a file in a child process: the registry proxy runs in this process, so a blocking read here of a lazily served
- * file would wait for a fetch this process can no longer answer.
- */
-async function readInChild(file: string): Promise<Buffer> {
-  return (await promisify(execFile)('cat', [file], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
-}
+import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup'] });
 /** How the tests' snapshotters start serve-nbd: the built CLI, no disk cache (every byte read is fetched). */
-const snapshotterOptions = { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } };
+const snapshotterOptions = { serveNbd: UNCACHED_SERVE_NBD };
 const skipContainerd = skip || missingNeeds({ commands: ['containerd', 'ctr', 'runc'] });
 
 describe.skipIf(skip)('lazy indexed layers in the snapshotter', () => {

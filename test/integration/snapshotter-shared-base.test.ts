@@ -15,12 +15,13 @@ import { debianImage, FIXTURE_EPOCH, pushToRegistry, seededText, type DebianImag
 import { pushLayeredImage, type LayeredImage } from '../helpers/images/layered-image.js';
 import { processArgvsMentioning } from '../helpers/processes.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
+import { UNCACHED_SERVE_NBD } from '../helpers/lazy-serving.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
-import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
+import { turboIndex } from '../helpers/turbo-index-cli.js';
 
 const skip = missingNeeds({ root: true, commands: ['docker-registry', 'skopeo', 'umoci', 'debootstrap', 'nbdfuse', 'losetup', 'containerd', 'ctr', 'runc'] });
 /** The built CLI, no disk cache (every byte read is fetched, so the proxy log counts them). */
-const snapshotterOptions = { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } };
+const snapshotterOptions = { serveNbd: UNCACHED_SERVE_NBD };
 
 /** Command lines of running serve-nbd processes that mention `needle`. */
 const serveNbdArgv = (needle: string): string[][] => processArgvsMentioning('serve-nbd', needle).map((p) => p.argv);

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { missingNeeds } from '../helpers/capabilities.js';
 import { mountsUnder, startContainerd, type Containerd } from '../helpers/containerd.js';
 import { debianImage, pushToRegistry } from '../helpers/images.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { startRegistry } from '../helpers/registry-server.js';
 import { startThrottleProxy, type ThrottleProxy } from '../helpers/throttle-proxy.js';
 import { CLI_PATH, turboIndex } from '../helpers/turbo-index-cli.js';
@@ -88,19 +89,8 @@ async function someChildHas(dir: string, file: string): Promise<boolean> {
   return false;
 }
 
-/** Pids of processes named one of `names` whose command line mentions `needle` (serve-nbd daemons and nbdfuse of one run dir). */
-function pidsOf(needle: string, names: string[]): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => names.includes(a) || names.includes(path.basename(a))) && argv.some((a) => a.includes(needle))) out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
+/** Pids of the serve-nbd daemons and nbdfuse processes of one run dir. */
+const chainProcesses = (dir: string): number[] => processesMentioning(['serve-nbd', 'nbdfuse'], dir);
 
 /** Removes whatever a failed lazy run left under `dir`: mounts (ext4 before FUSE), loop devices, nbdfuse and serve-nbd processes. */
 async function sweep(dir: string): Promise<void> {
@@ -108,14 +98,14 @@ async function sweep(dir: string): Promise<void> {
   const loops = JSON.parse((await exec('losetup', ['-J', '-l']).catch(() => ({ stdout: '{"loopdevices":[]}' }))).stdout || '{"loopdevices":[]}') as { loopdevices: { name: string; 'back-file': string | null }[] };
   for (const l of loops.loopdevices) if (l['back-file']?.startsWith(dir)) await exec('losetup', ['-d', l.name]).catch(() => undefined);
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-    for (const pid of pidsOf(dir, ['nbdfuse', 'serve-nbd'])) {
+    for (const pid of chainProcesses(dir)) {
       try {
         process.kill(pid, sig);
       } catch {
         // gone
       }
     }
-    if (pidsOf(dir, ['nbdfuse', 'serve-nbd']).length === 0) break;
+    if (chainProcesses(dir).length === 0) break;
     await sleep(2000);
   }
 }
@@ -242,7 +232,7 @@ async function lazyRun(proxy: ThrottleProxy, ref: string, layerDigest: string, i
     const lazyDir = path.join(root, 'lazy');
     const rootfs = `/${id}/rootfs`;
     // Settled: containerd's GC removed the container's snapshot, so the chain mount and its daemon are gone.
-    const settled = () => mountsUnder(lazyDir).length === 0 && pidsOf(dir, ['serve-nbd', 'nbdfuse']).length === 0;
+    const settled = () => mountsUnder(lazyDir).length === 0 && chainProcesses(dir).length === 0;
     proxy.reset();
     const t0 = performance.now();
     const watch = watchEvents(t0, {
@@ -262,10 +252,11 @@ async function lazyRun(proxy: ThrottleProxy, ref: string, layerDigest: string, i
       await watch.stop();
       const traffic = proxyTraffic(proxy, layerDigest, t0);
       const runBytes = proxy.bytes() - pullBytes;
-      // Second run, span cache warm: after the first container's chain mount is torn down, so it mounts again.
-      if (!(await waitFor(settled))) throw new Error('the chain mount of the first container was not torn down within 60 s');
+      // Second run, span cache warm: after the first container's chain mount is torn down, so it mounts again (collecting
+      // containerd's garbage: containerd 1.6 can skip a removal that lands during a running collection).
+      if (!(await ctrd.collectUntil(settled))) throw new Error('the chain mount of the first container was not torn down after 30 garbage collections');
       const secondRunMs = await timedSecondRun(() => ctrd.ctr(['run', '--rm', '--snapshotter', 'turbo', ref, `${id}-2`, '/bin/true']), dir);
-      await waitFor(settled);
+      await ctrd.collectUntil(settled);
       return { pullMs: t1 - t0, runMs: t2 - t1, pullBytes, runBytes, events: watch.seen, ...traffic, secondRunMs };
     } finally {
       await watch.stop();

@@ -128,3 +128,18 @@ export async function startContainerd(options: ContainerdOptions): Promise<Conta
   }
   return { address, dir, logFile, ctr, gc, collectUntil, stop };
 }
+
+/**
+ * Retries `call` until it succeeds (at most `attempts` tries, `delayMs` apart; rethrows the last error): containerd
+ * answers with the last dial error until its gRPC backoff redials a restarted proxy snapshotter plugin.
+ */
+export async function untilAnswered<T>(call: () => Promise<T>, attempts = 60, delayMs = 500): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js
 import { startSnapshotService, type SnapshotService } from '../../src/snapshotter/service.js';
 import type { SnapshotMount } from '../../src/snapshotter/snapshot-types.js';
 import { missingNeeds } from '../helpers/capabilities.js';
-import { startContainerd, mountsUnder, type Containerd } from '../helpers/containerd.js';
+import { mountsUnder, startContainerd, untilAnswered, type Containerd } from '../helpers/containerd.js';
 import { compareTrees, debianImage, expectedTree, pushToRegistry, type DebianImage } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
 import { withMounts } from '../helpers/snapshot-mounts.js';
@@ -17,18 +17,6 @@ import { makeTempDir } from '../helpers/tmpdir.js';
 const skip = missingNeeds({ root: true, commands: ['containerd', 'ctr', 'runc', 'docker-registry', 'skopeo', 'umoci', 'debootstrap'] });
 
 /** OCI image-spec v1.1 ChainID of the first k diff ids. */
-/** Retries `call` until it succeeds (at most 12 tries, 2 s apart): containerd redials a restarted proxy plugin with backoff. */
-async function untilAnswered<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (attempt >= 12) throw err;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
-
 function chainId(diffIds: string[]): string {
   return diffIds.reduce((acc, d) => (acc === '' ? d : `sha256:${createHash('sha256').update(`${acc} ${d}`).digest('hex')}`), '');
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OverlaySnapshotter } from '../../src/snapshotter/overlay-snapshotter.js';
 import { missingNeeds } from '../helpers/capabilities.js';
-import { mountsUnder, startContainerd, type Containerd } from '../helpers/containerd.js';
+import { mountsUnder, startContainerd, untilAnswered, type Containerd } from '../helpers/containerd.js';
 import { layerBytesFetched, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { debianImage, pushToRegistry, type DebianImage } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry-server.js';
@@ -67,18 +67,6 @@ function mountIdsUnder(dir: string): string[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Retries `call` until it succeeds (at most 60 tries, 0.5 s apart): containerd redials a restarted proxy plugin with backoff. */
-async function untilAnswered<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (attempt >= 60) throw err;
-      await sleep(500);
-    }
-  }
-}
 
 describe.skipIf(skip)('the turbo-snapshotter binary with lazy layers on real containerd', () => {
   let dir: string;

@@ -12,9 +12,10 @@ const reported = new Set<string>();
 
 /**
  * Removes `dir` recursively unless a mount point is at or below it (a recursive removal would delete the mounted files,
- * e.g. a running container's): then it stays, one line on stderr says so, and the result is false. True once it is gone.
+ * e.g. a running container's): then it stays, one line on stderr says so (unless `quiet`: a later attempt will), and the
+ * result is false. True once it is gone.
  */
-export function removeTempDir(dir: string): boolean {
+export function removeTempDir(dir: string, quiet = false): boolean {
   let real: string;
   try {
     real = realpathSync(dir);
@@ -24,7 +25,7 @@ export function removeTempDir(dir: string): boolean {
   }
   const mounts = mountsUnder(real);
   if (mounts.length > 0) {
-    if (reported.has(dir)) return false;
+    if (quiet || reported.has(dir)) return false;
     reported.add(dir);
     process.stderr.write(`tmpdir: left ${dir} in place: ${mounts.length} mount point(s) below it, e.g. ${mounts[mounts.length - 1]}\n`);
     return false;
@@ -34,9 +35,16 @@ export function removeTempDir(dir: string): boolean {
   return true;
 }
 
-/** Removes every directory made by makeTempDir that is still there (those with a mount below them stay). */
+/** Removes every directory made by makeTempDir that is still there (those with a mount below them stay; a failure is printed, not thrown). */
 export function removeTempDirs(): void {
-  for (const dir of [...made]) removeTempDir(dir);
+  for (const dir of [...made]) {
+    try {
+      removeTempDir(dir);
+    } catch (err) {
+      made.delete(dir);
+      process.stderr.write(`tmpdir: could not remove ${dir}: ${(err as Error).message}\n`);
+    }
+  }
 }
 
 // When the test file ends: this module is evaluated while vitest collects the file (each file in its own worker), so
@@ -62,8 +70,9 @@ process.once('SIGTERM', onSigterm);
 export function makeTempDir(prefix = 'turbo-oci-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   made.add(dir);
+  // Quiet: the file's own hooks may unmount later; the file-level hook reports what is still mounted then.
   afterAll(() => {
-    if (made.has(dir)) removeTempDir(dir);
+    if (made.has(dir)) removeTempDir(dir, true);
   });
   return dir;
 }

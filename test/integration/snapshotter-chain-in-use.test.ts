@@ -1,8 +1,6 @@
 // Lifetime of lazy chain mounts (root): never pulled from under a mount that still uses it; mounted ahead at the lazy Prepare of an image's top layer, dropped when unused.
-import { execFile } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference, referenceTarget } from '../../src/format/oci/reference.js';
 import { openImageStore } from '../../src/registry/open-store.js';
@@ -15,14 +13,9 @@ import { indexedDebian, type IndexedDebian } from '../helpers/indexed-debian.js'
 import { withMounts } from '../helpers/snapshot-mounts.js';
 import { makeTempDir } from '../helpers/tmpdir.js';
 import { processesMentioning } from '../helpers/processes.js';
-import { CLI_PATH } from '../helpers/turbo-index-cli.js';
+import { readInChild, UNCACHED_SERVE_NBD } from '../helpers/lazy-serving.js';
 
 const skip = missingNeeds({ root: true, commands: ['debootstrap', 'umoci', 'nbdfuse', 'losetup'] });
-
-/** Reads a file in a child process (the lazy device is served by a separate daemon; a blocking read here is fine, but keep tests uniform). */
-async function readInChild(file: string): Promise<Buffer> {
-  return (await promisify(execFile)('cat', [file], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
-}
 
 describe.skipIf(skip)('chain mounts in use', () => {
   let fixture: IndexedDebian;
@@ -50,7 +43,7 @@ describe.skipIf(skip)('chain mounts in use', () => {
 
   it('Commit and Remove of a container whose overlay is still mounted keep the chain; Cleanup tears it down once unmounted', async () => {
     dir = makeTempDir('turbo-oci-chaininuse-');
-    sn = new OverlaySnapshotter(path.join(dir, 'root'), { serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] } });
+    sn = new OverlaySnapshotter(path.join(dir, 'root'), { serveNbd: UNCACHED_SERVE_NBD });
     const top = resolved.entries.at(-1)!;
     await expect(sn.prepare(`extract ${top.chainId}`, '', { [TARGET_SNAPSHOT_LABEL]: top.chainId, ...lazyLabels(top.layer) })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     const expected = execFileSync('tar', ['-xOf', fixture.debian.layers[0]!.uncompressedTarPath, 'usr/lib/os-release']);
@@ -90,7 +83,7 @@ describe.skipIf(skip)('chain mounts in use', () => {
     const root = makeTempDir('turbo-oci-mountahead-');
     const top = resolved.entries.at(-1)!;
     const base = resolved.entries[0]!;
-    const options = (mountAheadIdleMs: number) => ({ serveNbd: { command: [process.execPath, CLI_PATH], extraArgs: ['--no-disk-cache'] }, mountAheadIdleMs });
+    const options = (mountAheadIdleMs: number) => ({ serveNbd: UNCACHED_SERVE_NBD, mountAheadIdleMs });
     const lazyPrepare = (s: OverlaySnapshotter, entry: typeof top) => expect(s.prepare(`extract ${entry.chainId}`, '', { [TARGET_SNAPSHOT_LABEL]: entry.chainId, ...lazyLabels(entry.layer) })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     const chainMounted = (r: string) => mountsUnder(path.join(r, 'lazy')).some((m) => m.endsWith('/mnt'));
     const daemons = (r: string) => processesMentioning('serve-nbd', r);

@@ -18,10 +18,9 @@ import { DeviceBlockMap } from '../ext4/block-map.js';
 import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, type IndexArtifact } from '../format/artifact/index-artifact.js';
 import { decodeExt4Delta } from '../format/ext4/delta-codec.js';
 import { parseDigest } from '../format/oci/digest.js';
-import { parseManifest, type ImageIndex, type ImageManifest, type Platform } from '../format/oci/manifest.js';
-import { isIndexType } from '../format/oci/media-types.js';
-import { platformFromNode, selectPlatform } from '../format/oci/platform.js';
+import type { ImageManifest, Platform } from '../format/oci/manifest.js';
 import { decodeSeekIndex } from '../format/seek-index.js';
+import { hostPlatform, resolveImageManifest } from '../registry/image-manifest.js';
 import { readBlob, type ImageStore } from '../registry/image-store.js';
 import { ByteLru } from '../seek/byte-lru.js';
 import { selectEngine, type EngineChoice } from '../seek/engine-select.js';
@@ -69,18 +68,8 @@ export function defaultSpanCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return env.TURBO_OCI_SPAN_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci', 'spans');
 }
 
-/** The image manifest `target` names (for an image index, the `platform` entry). */
-async function imageManifest(store: ImageStore, target: string, platform: Platform): Promise<{ digest: string; manifest: ImageManifest }> {
-  const top = await store.getManifest(target);
-  const parsed = parseManifest(top.bytes, top.descriptor.mediaType);
-  if (!isIndexType(parsed.mediaType)) return { digest: top.descriptor.digest, manifest: parsed.manifest as ImageManifest };
-  const chosen = selectPlatform(parsed.manifest as ImageIndex, platform);
-  const m = await store.getManifest(chosen.digest);
-  return { digest: m.descriptor.digest, manifest: parseManifest(m.bytes, m.descriptor.mediaType).manifest as ImageManifest };
-}
-
 /** The index artifact attached to `imageDigest` (the lowest digest when there are several), checked against the image's layers. */
-async function findIndex(store: ImageStore, imageDigest: string, manifest: ImageManifest, where: string): Promise<{ digest: string; artifact: IndexArtifact }> {
+export async function findIndexArtifact(store: ImageStore, imageDigest: string, manifest: ImageManifest, where: string): Promise<{ digest: string; artifact: IndexArtifact }> {
   const listed = (await store.listReferrers(imageDigest, INDEX_ARTIFACT_TYPE)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   if (listed.length === 0) {
     throw new ImageError('NOT_FOUND', `image ${imageDigest} in ${where} has no turbo-oci index`, { details: { image: imageDigest }, hint: 'run turbo-index build on the image first' });
@@ -107,8 +96,9 @@ function chainLength(requested: number | undefined, count: number, facts: { imag
 /** Opens the image `target` of `store` lazily; nothing of the layers is read until the device is. */
 export async function openLazyImage(store: ImageStore, target: string, options: OpenLazyImageOptions = {}): Promise<LazyBlockDevice> {
   const indexStore = options.indexStore ?? store;
-  const { digest: imageDigest, manifest } = await imageManifest(store, target, options.platform ?? platformFromNode(process.platform, process.arch));
-  const { digest: indexDigest, artifact } = await findIndex(indexStore, imageDigest, manifest, store.location);
+  const { manifest, result } = await resolveImageManifest(store, target, options.platform ?? hostPlatform());
+  const imageDigest = result.descriptor.digest;
+  const { digest: indexDigest, artifact } = await findIndexArtifact(indexStore, imageDigest, manifest, store.location);
   const chain = artifact.layers.slice(0, chainLength(options.layers, artifact.layers.length, { image: imageDigest, index: indexDigest }));
   const metrics = new BackstoreMetrics();
   const cacheDir = options.cacheDir === undefined ? defaultSpanCacheDir() : options.cacheDir;

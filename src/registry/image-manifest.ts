@@ -8,6 +8,8 @@ import type { ImageStore, ManifestResult } from './image-store.js';
 /** A single-platform manifest, parsed, with the index it was chosen from (if any). */
 export interface ResolvedImage {
   manifest: ImageManifest;
+  /** Media type of the chosen manifest (as parsed). */
+  mediaType: string;
   result: ManifestResult;
   index?: { index: ImageIndex; result: ManifestResult };
 }
@@ -21,11 +23,11 @@ export function hostPlatform(): Platform {
 export async function resolveImageManifest(store: ImageStore, target: string, platform: Platform = hostPlatform()): Promise<ResolvedImage> {
   const first = await store.getManifest(target);
   const parsed = parseManifest(first.bytes, first.descriptor.mediaType);
-  if (!isIndexType(parsed.mediaType)) return { manifest: parsed.manifest as ImageManifest, result: first };
+  if (!isIndexType(parsed.mediaType)) return { manifest: parsed.manifest as ImageManifest, mediaType: parsed.mediaType, result: first };
   const index = parsed.manifest as ImageIndex;
   const chosen = selectPlatform(index, platform);
   const result = await store.getManifest(chosen.digest);
   const inner = parseManifest(result.bytes, chosen.mediaType);
   if (isIndexType(inner.mediaType)) throw new ImageError('UNSUPPORTED', `index ${first.descriptor.digest} points to another index for the platform`);
-  return { manifest: inner.manifest as ImageManifest, result, index: { index, result: first } };
+  return { manifest: inner.manifest as ImageManifest, mediaType: inner.mediaType, result, index: { index, result: first } };
 }

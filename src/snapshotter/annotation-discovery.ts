@@ -4,10 +4,10 @@ import { ImageError } from '../errors.js';
 import { chainIds } from '../format/artifact/chain-id.js';
 import { decodeIndexArtifact } from '../format/artifact/index-artifact.js';
 import { formatRepositoryName, parseLayerAnnotations, type RepositoryName } from '../format/artifact/layer-annotations.js';
-import { parseManifest, type ImageIndex, type ImageManifest, type Platform } from '../format/oci/manifest.js';
-import { isImageManifestType, isIndexType } from '../format/oci/media-types.js';
-import { platformFromNode, selectPlatform } from '../format/oci/platform.js';
+import { parseManifest, type ImageManifest, type Platform } from '../format/oci/manifest.js';
+import { isImageManifestType } from '../format/oci/media-types.js';
 import { parseReference } from '../format/oci/reference.js';
+import { hostPlatform, resolveImageManifest } from '../registry/image-manifest.js';
 import { readBlob, type ImageStore } from '../registry/image-store.js';
 import { openImageStore } from '../registry/open-store.js';
 import type { LazyCatalog } from './lazy-catalog.js';
@@ -136,19 +136,12 @@ export async function resolveAnnotatedImage(
   ref: RepositoryName,
   target: string,
   openRepository: (name: RepositoryName) => Promise<ImageStore>,
-  platform: Platform = platformFromNode(process.platform, process.arch),
+  platform: Platform = hostPlatform(),
 ): Promise<AnnotatedImage | undefined> {
-  const top = await store.getManifest(target);
-  let manifestDigest = top.descriptor.digest;
-  let parsed = parseManifest(top.bytes, top.descriptor.mediaType);
-  if (isIndexType(parsed.mediaType)) {
-    const chosen = selectPlatform(parsed.manifest as ImageIndex, platform);
-    const m = await store.getManifest(chosen.digest);
-    manifestDigest = m.descriptor.digest;
-    parsed = parseManifest(m.bytes, m.descriptor.mediaType);
-  }
-  if (!isImageManifestType(parsed.mediaType)) return undefined;
-  const layers = (parsed.manifest as ImageManifest).layers;
+  const chosen = await resolveImageManifest(store, target, platform);
+  const manifestDigest = chosen.result.descriptor.digest;
+  if (!isImageManifestType(chosen.mediaType)) return undefined;
+  const layers = chosen.manifest.layers;
   const each = layers.map((l) => parseLayerAnnotations(l.annotations ?? {}));
   const first = each[0];
   if (!first || each.some((a) => !a || a.indexDigest !== first.indexDigest || formatRepositoryName(a.repository ?? ref) !== formatRepositoryName(first.repository ?? ref))) return undefined;

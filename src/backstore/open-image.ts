@@ -38,6 +38,8 @@ export interface OpenLazyImageOptions {
   platform?: Platform;
   /** Store holding the index artifact when it is not the image's own (default: the image store). */
   indexStore?: ImageStore;
+  /** Digest of the index artifact to serve (default: the lowest digest among the image's index referrers). */
+  indexDigest?: string;
   /** Persistent span cache directory; null disables the disk cache. Default: defaultSpanCacheDir(). */
   cacheDir?: string | null;
   cacheMaxBytes?: number;
@@ -68,17 +70,23 @@ export function defaultSpanCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return env.TURBO_OCI_SPAN_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'turbo-oci', 'spans');
 }
 
-/** The index artifact attached to `imageDigest` (the lowest digest when there are several), checked against the image's layers. */
-export async function findIndexArtifact(store: ImageStore, imageDigest: string, manifest: ImageManifest, where: string): Promise<{ digest: string; artifact: IndexArtifact }> {
-  const listed = (await store.listReferrers(imageDigest, INDEX_ARTIFACT_TYPE)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-  if (listed.length === 0) {
-    throw new ImageError('NOT_FOUND', `image ${imageDigest} in ${where} has no turbo-oci index`, { details: { image: imageDigest }, hint: 'run turbo-index build on the image first' });
+/**
+ * The index artifact of `imageDigest`: `indexDigest` when given (fetched by digest: the one a caller recorded), else the
+ * lowest digest among the image's referrers of type INDEX_ARTIFACT_TYPE; checked against the image's layers.
+ */
+export async function findIndexArtifact(store: ImageStore, imageDigest: string, manifest: ImageManifest, where: string, indexDigest?: string): Promise<{ digest: string; artifact: IndexArtifact }> {
+  let d = indexDigest;
+  if (d === undefined) {
+    const listed = (await store.listReferrers(imageDigest, INDEX_ARTIFACT_TYPE)).map((r) => r.digest).sort();
+    if (listed.length === 0) {
+      throw new ImageError('NOT_FOUND', `image ${imageDigest} in ${where} has no turbo-oci index`, { details: { image: imageDigest }, hint: 'run turbo-index build on the image first' });
+    }
+    d = listed[0]!;
   }
-  const d = listed[0]!;
-  const artifact = decodeIndexArtifact((await store.getManifest(d.digest)).bytes);
+  const artifact = decodeIndexArtifact((await store.getManifest(d)).bytes);
   const same = artifact.subject.digest === imageDigest && artifact.layers.length === manifest.layers.length && artifact.layers.every((l, i) => l.digest === manifest.layers[i]!.digest && l.size === manifest.layers[i]!.size);
-  if (!same) throw new ImageError('CORRUPT', `index ${d.digest} does not describe the layers of image ${imageDigest}`, { details: { index: d.digest, image: imageDigest } });
-  return { digest: d.digest, artifact };
+  if (!same) throw new ImageError('CORRUPT', `index ${d} does not describe the layers of image ${imageDigest}`, { details: { index: d, image: imageDigest } });
+  return { digest: d, artifact };
 }
 
 /** The number of layers to serve: `requested` (default all) checked against the image's `count` (INVALID_ARGUMENT). */
@@ -98,7 +106,7 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   const indexStore = options.indexStore ?? store;
   const { manifest, result } = await resolveImageManifest(store, target, options.platform ?? hostPlatform());
   const imageDigest = result.descriptor.digest;
-  const { digest: indexDigest, artifact } = await findIndexArtifact(indexStore, imageDigest, manifest, store.location);
+  const { digest: indexDigest, artifact } = await findIndexArtifact(indexStore, imageDigest, manifest, store.location, options.indexDigest);
   const chain = artifact.layers.slice(0, chainLength(options.layers, artifact.layers.length, { image: imageDigest, index: indexDigest }));
   const metrics = new BackstoreMetrics();
   const cacheDir = options.cacheDir === undefined ? defaultSpanCacheDir() : options.cacheDir;

@@ -122,11 +122,13 @@ export class ChainMounts {
     return dir;
   }
 
-  /** Starts serve-nbd for `layer`'s chain: the whole image for its top layer, else `--layers <k+1>` (deltas 0..k only). */
+  /** Starts serve-nbd for `layer`'s chain with its recorded index: the whole image for its top layer, else `--layers <k+1>` (deltas 0..k only). */
   private startServer(layer: LazyLayer, workDir: string, socket: string): Promise<number> {
     const launcher = this.launcher!;
     const prefix = layer.layerIndex < layer.layerCount - 1 ? ['--layers', String(layer.layerIndex + 1)] : [];
-    return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs: [...(launcher.extraArgs ?? []), ...prefix] });
+    // The index recorded for this chain, by digest: no referrers lookup, and a later index cannot change what it serves.
+    const extraArgs = [...(launcher.extraArgs ?? []), `--index-digest=${layer.indexDigest}`, ...prefix];
+    return startServeNbdDaemon({ command: launcher.command, imageRef: layer.imageRef, workDir, socket, extraArgs });
   }
 
   /**

@@ -24,7 +24,7 @@ type KeyType = 'string' | 'number' | 'string[]';
 const KEYS: Record<keyof SnapshotterConfig, KeyType> = { root: 'string', address: 'string', shutdownGraceMs: 'number', metricsAddress: 'string', serveNbdArgs: 'string[]', mountAheadIdleMs: 'number' };
 
 /** serve-nbd flags the snapshotter sets itself for each chain; a config must not override them. */
-const RESERVED_SERVE_NBD_FLAGS = ['--socket', '--pid-file', '--layers', '--export-name'];
+const RESERVED_SERVE_NBD_FLAGS = ['--socket', '--pid-file', '--layers', '--export-name', '--index-digest'];
 
 function hasType(v: unknown, type: KeyType): boolean {
   if (type === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string');

@@ -171,6 +171,33 @@ describe.skipIf(skip)('lazy backstore: a lower prefix of an indexed image', () =
     }
   });
 
+  it('indexDigest: the recorded index is opened by digest with no referrers lookup; a digest that is not an index of the image fails', async () => {
+    const dflt = await openPrefix(undefined);
+    const expected = piecesDigest(dflt);
+    const indexDigest = dflt.info.indexDigest;
+    await dflt.close();
+    const store = await OciLayoutStore.open(fx.layoutDir, { create: false });
+    let lookups = 0;
+    const listReferrers = store.listReferrers.bind(store);
+    store.listReferrers = (...args) => {
+      lookups++;
+      return listReferrers(...args);
+    };
+    const byDigest = await openLazyImage(store, 'latest', { closeStore: true, cacheDir: null, indexDigest });
+    try {
+      expect(byDigest.info.indexDigest).toBe(indexDigest);
+      expect(piecesDigest(byDigest)).toBe(expected);
+      expect(lookups).toBe(0);
+    } finally {
+      await byDigest.close();
+    }
+    // The image's own manifest is no index artifact of it.
+    await expect(openPrefix(undefined, { indexDigest: fx.debian.manifestDigest })).rejects.toMatchObject({ code: 'CORRUPT' });
+    const bad = await turboIndex(['ls', fx.ref, '/', '--index-digest', 'sha256:xyz', '--no-disk-cache']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('INVALID_ARGUMENT');
+  });
+
   it('CLI: --layers n reads the prefix, is forwarded to serve-nbd, and is rejected outside 1..count', async () => {
     // opt/turbo/opaque-dir/new.txt is written by layer 3.
     const file = '/opt/turbo/opaque-dir/new.txt';

@@ -15,7 +15,7 @@ import { findIndexes, loadPublishedParts } from '../../../indexer/pipeline/publi
 import { repositoryPartsLookup } from '../../../indexer/pipeline/repository-indexes.js';
 import { platformText, resolveImages } from '../../../indexer/pipeline/resolve-image.js';
 import { ProgressBars } from '../progress-bars.js';
-import { parseBytes } from './gzip-index.js';
+import { parseBytes } from './byte-count.js';
 import { storeOptions, withCommonOptions, type CommonArgs } from './registry.js';
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */

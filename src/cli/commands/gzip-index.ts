@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 
 import { DEFAULT_SPAN_BYTES, MIN_SPAN_BYTES } from '../../defaults.js';
 import { ImageError } from '../../errors.js';
+import { parseBytes } from './byte-count.js';
 import { SEEK_INDEX_VERSION, type SeekIndex } from '../../format/seek-index.js';
 import { FileSource, fileChunks } from '../../io/file-source.js';
 import { readSeekIndexFile, writeSeekIndexFile } from '../../io/seek-index-file.js';
@@ -12,19 +13,6 @@ import { SpanReader } from '../../seek/span-reader.js';
 
 /** Bytes handed to stdout per write when streaming a read. */
 const READ_PIECE_BYTES = 8 * 1024 * 1024;
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
-
-/** Parses a byte count: a plain integer or one with a binary unit (64KiB, 1MiB, 1M). */
-export function parseBytes(text: string, flag: string): number {
-  const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  const value = m && unit !== undefined ? Number(m[1]) * unit : NaN;
-  if (!Number.isSafeInteger(value)) {
-    throw new ImageError('INVALID_ARGUMENT', `${flag} must be a byte count like 1048576 or 1MiB, got '${text}'`);
-  }
-  return value;
-}
 
 function parseCount(value: unknown, flag: string): number {
   const n = typeof value === 'number' ? value : Number(value);

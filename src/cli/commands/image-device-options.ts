@@ -5,10 +5,11 @@ import { DEFAULT_BACKSTORE_READAHEAD_SPANS, DEFAULT_BACKSTORE_READ_TIMEOUT_MS, D
 import type { LazyBlockDevice } from '../../backstore/lazy-device.js';
 import { openLazyImage, type OpenLazyImageOptions } from '../../backstore/open-image.js';
 import { ImageError } from '../../errors.js';
+import { parseDigest } from '../../format/oci/digest.js';
 import { parsePlatform } from '../../format/oci/platform.js';
 import { parseReference, referenceTarget } from '../../format/oci/reference.js';
 import { openImageStore } from '../../registry/open-store.js';
-import { parseBytes } from './gzip-index.js';
+import { parseBytes } from './byte-count.js';
 import { storeOptions, withCommonOptions, type CommonArgs } from './registry.js';
 
 /** The backstore flags (plus the registry flags of CommonArgs). */
@@ -16,6 +17,7 @@ export interface ImageDeviceArgs extends CommonArgs {
   'image-ref': string;
   platform?: string;
   index?: string;
+  'index-digest'?: string;
   'cache-dir'?: string;
   'disk-cache': boolean;
   'cache-max-bytes': string;
@@ -36,6 +38,7 @@ export function withImageDeviceOptions<T>(y: Argv<T>): Argv<T & ImageDeviceArgs>
     .positional('image-ref', { type: 'string', demandOption: true, describe: '[registry/]repository[:tag][@digest] or oci:<dir>[:<tag>] (indexed with turbo-index build)' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-platform image (default: this host)' })
     .option('index', { type: 'string', describe: 'OCI layout (oci:<dir>) holding the index when it was built with --output (default: the image\'s own store)' })
+    .option('index-digest', { type: 'string', describe: 'serve this index artifact (sha256:…) instead of the lowest-digest index referrer of the image' })
     .option('cache-dir', { type: 'string', describe: 'persistent span cache directory (default $TURBO_OCI_SPAN_CACHE_DIR or ~/.cache/turbo-oci/spans)' })
     .option('disk-cache', { type: 'boolean', default: true, describe: 'keep fetched spans on disk (--no-disk-cache: memory only)' })
     .option('cache-max-bytes', { type: 'string', default: String(DEFAULT_SPAN_DISK_CACHE_BYTES), describe: 'disk cache bound (bytes, or with K/M/G suffix)' })
@@ -61,6 +64,10 @@ export function lazyImageOptions(argv: ImageDeviceArgs): OpenLazyImageOptions {
   if (!argv['disk-cache']) o.cacheDir = null;
   else if (argv['cache-dir'] !== undefined) o.cacheDir = argv['cache-dir'];
   if (argv.platform) o.platform = parsePlatform(argv.platform);
+  if (argv['index-digest'] !== undefined) {
+    parseDigest(argv['index-digest']);
+    o.indexDigest = argv['index-digest'];
+  }
   if (argv['record-trace']) o.recordTrace = argv['record-trace'];
   if (argv['prefetch-trace']) o.prefetchTrace = argv['prefetch-trace'];
   if (argv.layers !== undefined) o.layers = argv.layers;
@@ -103,6 +110,7 @@ export function forwardedImageArgs(argv: ImageDeviceArgs): string[] {
   flag('docker-config', argv['docker-config']);
   flag('platform', argv.platform);
   flag('index', argv.index);
+  flag('index-digest', argv['index-digest']);
   flag('cache-dir', argv['cache-dir']);
   if (!argv['disk-cache']) out.push('--no-disk-cache');
   flag('cache-max-bytes', argv['cache-max-bytes']);

@@ -68,14 +68,12 @@ export const pullCommand: CommandModule<object, PullArgs> = {
     } finally {
       catalog.close();
     }
-    // 2. containerd: manifest + config in its content store, one remote-snapshotter Prepare per layer, then the image record.
+    // 2. containerd: one remote-snapshotter Prepare per layer, manifest + config in its content store, then the image record.
     const chainIds = resolved.entries.map((e) => e.chainId);
     const client = new ContainerdClient(argv['containerd-address'], argv.namespace);
     try {
       await client.withLease(async () => {
-        // GC references as containerd's own unpacker sets them: image -> manifest -> config -> top snapshot.
-        await client.writeBlob(config, manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${argv.snapshotter}`]: chainIds[chainIds.length - 1]! });
-        await client.writeBlob(manifestBytes, manifestDigest, { 'containerd.io/gc.ref.content.config': manifest.config.digest });
+        // The snapshots first (the lease holds them meanwhile): the top layer's Prepare starts the snapshotter's mount ahead.
         let parent = '';
         for (const [k, chainId] of chainIds.entries()) {
           if ((await client.snapshotKind(argv.snapshotter, chainId)) === undefined) {
@@ -98,6 +96,9 @@ export const pullCommand: CommandModule<object, PullArgs> = {
           }
           parent = chainId;
         }
+        // GC references as containerd's own unpacker sets them: image -> manifest -> config -> top snapshot.
+        await client.writeBlob(config, manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${argv.snapshotter}`]: chainIds[chainIds.length - 1]! });
+        await client.writeBlob(manifestBytes, manifestDigest, { 'containerd.io/gc.ref.content.config': manifest.config.digest });
         await client.putImage(argv['image-ref'], { mediaType: manifestMediaType, digest: manifestDigest, size: manifestBytes.length });
       });
     } finally {

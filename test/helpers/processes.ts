@@ -11,6 +11,15 @@ export function processRuns(pid: number): boolean {
   }
 }
 
+/** The parent pid of `pid` (field 4 of /proc/<pid>/stat), or undefined when it is gone. */
+function parentPid(pid: number): number | undefined {
+  try {
+    return Number(/^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The argv of process `pid` (from /proc/<pid>/cmdline, without the trailing empty string). */
 export function processArgv(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
@@ -32,7 +41,12 @@ export function processArgvsMentioning(word: string | readonly string[], needle:
       // gone
     }
   }
-  return out.sort((a, b) => a.pid - b.pid);
+  // A child between fork and exec (a shell running `sleep`, node spawning) still shows its parent's argv: not a process of its own.
+  const pids = new Set(out.map((p) => p.pid));
+  return out.filter((p) => {
+    const parent = parentPid(p.pid);
+    return !(parent !== undefined && pids.has(parent) && out.find((q) => q.pid === parent)!.argv.join('\0') === p.argv.join('\0'));
+  }).sort((a, b) => a.pid - b.pid);
 }
 
 /** Pids of running processes whose argv contains the word `word` (e.g. 'serve-nbd'; with a list, one of them) and an argument mentioning `needle`. */

@@ -1,6 +1,6 @@
 // Writes an annotated copy of an indexed image: the same layers, each descriptor carrying the turbo.ociv1 layer annotations (docs/format.md "Layer annotations v1").
 import { ImageError } from '../../src/errors.js';
-import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE } from '../../src/format/artifact/index-artifact.js';
+import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, indexDescribesImage } from '../../src/format/artifact/index-artifact.js';
 import { annotateManifestLayers, layerAnnotations, type RepositoryName } from '../../src/format/artifact/layer-annotations.js';
 import { parseManifest, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../../src/format/oci/manifest.js';
 import { isImageManifestType, isIndexType } from '../../src/format/oci/media-types.js';
@@ -31,8 +31,7 @@ async function chooseIndex(store: ImageStore, digest: string, manifest: ImageMan
   for (const indexDigest of listed) {
     try {
       const artifact = decodeIndexArtifact((await store.getManifest(indexDigest)).bytes);
-      const same = artifact.subject.digest === digest && artifact.layers.length === manifest.layers.length && artifact.layers.every((l, i) => l.digest === manifest.layers[i]!.digest);
-      if (same) return indexDigest;
+      if (indexDescribesImage(artifact, digest, manifest)) return indexDigest;
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
     }

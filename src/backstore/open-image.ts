@@ -15,7 +15,7 @@ import {
 } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { DeviceBlockMap } from '../ext4/block-map.js';
-import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, type IndexArtifact } from '../format/artifact/index-artifact.js';
+import { decodeIndexArtifact, INDEX_ARTIFACT_TYPE, indexDescribesImage, type IndexArtifact } from '../format/artifact/index-artifact.js';
 import { decodeExt4Delta } from '../format/ext4/delta-codec.js';
 import { parseDigest } from '../format/oci/digest.js';
 import type { ImageManifest, Platform } from '../format/oci/manifest.js';
@@ -84,8 +84,7 @@ export async function findIndexArtifact(store: ImageStore, imageDigest: string, 
     d = listed[0]!;
   }
   const artifact = decodeIndexArtifact((await store.getManifest(d)).bytes);
-  const same = artifact.subject.digest === imageDigest && artifact.layers.length === manifest.layers.length && artifact.layers.every((l, i) => l.digest === manifest.layers[i]!.digest && l.size === manifest.layers[i]!.size);
-  if (!same) throw new ImageError('CORRUPT', `index ${d} does not describe the layers of image ${imageDigest}`, { details: { index: d, image: imageDigest } });
+  if (!indexDescribesImage(artifact, imageDigest, manifest)) throw new ImageError('CORRUPT', `index ${d} does not describe the layers of image ${imageDigest}`, { details: { index: d, image: imageDigest } });
   return { digest: d, artifact };
 }
 
@@ -121,8 +120,10 @@ export async function openLazyImage(store: ImageStore, target: string, options: 
   const timeoutMs = options.readTimeoutMs ?? DEFAULT_BACKSTORE_READ_TIMEOUT_MS;
   const map = new DeviceBlockMap(artifact.deviceBytes);
   const layers: LayerData[] = [];
+  // Every layer's index blobs at once (they are small); then decoded and stacked in layer order.
+  const blobs = await Promise.all(chain.map((l) => Promise.all([readBlob(indexStore, l.seekIndex.digest, l.seekIndex.size), readBlob(indexStore, l.ext4Delta.digest, l.ext4Delta.size)])));
   for (const [position, layer] of chain.entries()) {
-    const [seekBlob, deltaBlob] = await Promise.all([readBlob(indexStore, layer.seekIndex.digest, layer.seekIndex.size), readBlob(indexStore, layer.ext4Delta.digest, layer.ext4Delta.size)]);
+    const [seekBlob, deltaBlob] = blobs[position]!;
     const index = decodeSeekIndex(seekBlob);
     if (index.layerSha256.toString('hex') !== parseDigest(layer.digest).hex || index.compressedBytes !== layer.size || index.uncompressedBytes !== layer.uncompressedBytes) {
       throw new ImageError('CORRUPT', `the seek index of layer ${position} does not describe layer ${layer.digest}`, { details: { index: indexDigest, layer: layer.digest } });

@@ -2,7 +2,7 @@
 import { ANNOTATION_FAILURE_TTL_MS, MAX_MANIFEST_BYTES } from '../defaults.js';
 import { ImageError } from '../errors.js';
 import { chainIds } from '../format/artifact/chain-id.js';
-import { decodeIndexArtifact } from '../format/artifact/index-artifact.js';
+import { decodeIndexArtifact, indexDescribesImage } from '../format/artifact/index-artifact.js';
 import { formatRepositoryName, parseLayerAnnotations, type RepositoryName } from '../format/artifact/layer-annotations.js';
 import { parseManifest, type ImageManifest, type Platform } from '../format/oci/manifest.js';
 import { isImageManifestType } from '../format/oci/media-types.js';
@@ -47,7 +47,7 @@ export async function resolveAnnotatedIndex(store: ImageStore, repository: Repos
   const parsed = parseManifest(subject.bytes, subject.descriptor.mediaType);
   if (!isImageManifestType(parsed.mediaType)) throw mismatch(indexDigest, `subject ${artifact.subject.digest} is a ${parsed.mediaType}, not an image manifest`);
   const manifest = parsed.manifest as ImageManifest;
-  if (manifest.layers.length !== artifact.layers.length || artifact.layers.some((l, i) => l.digest !== manifest.layers[i]!.digest || l.size !== manifest.layers[i]!.size)) {
+  if (!indexDescribesImage(artifact, artifact.subject.digest, manifest)) {
     throw mismatch(indexDigest, 'the layer lists differ', { image: artifact.subject.digest });
   }
   if (manifest.config.size > MAX_MANIFEST_BYTES) throw mismatch(indexDigest, `config ${manifest.config.digest} is larger than ${MAX_MANIFEST_BYTES} bytes`);

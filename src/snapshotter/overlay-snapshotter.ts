@@ -290,10 +290,10 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async cleanup(): Promise<void> {
-    const ids = this.store.all().map((r) => r.id);
+    const records = this.store.all();
     // Only active snapshots and views use chain mounts.
-    await this.chains.releaseUnused(new Set(this.store.all().filter((r) => r.kind !== 'COMMITTED').map((r) => r.id)));
-    const live = new Set(ids.map(String));
+    await this.chains.releaseUnused(new Set(records.filter((r) => r.kind !== 'COMMITTED').map((r) => r.id)));
+    const live = new Set(records.map((r) => String(r.id)));
     for (const name of readdirSync(this.snapshotsDir)) {
       if (!live.has(name)) rmSync(path.join(this.snapshotsDir, name), { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 // Index artifact v1 (docs/format.md "Index artifact v1"): the OCI image manifest (image-spec v1.1) that attaches a TurboOCIv1 index to an image.
 import { ImageError } from '../../errors.js';
 import { isDigest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/manifest.js';
+import type { Descriptor, ImageManifest } from '../oci/manifest.js';
 import { EMPTY_JSON_DIGEST, OCI_EMPTY, OCI_MANIFEST } from '../oci/media-types.js';
 
 /** artifactType of every index manifest (and its referrers-API descriptor). */
@@ -196,4 +196,13 @@ export function decodeIndexArtifact(bytes: Uint8Array): IndexArtifact {
   const canonical = encodeIndexArtifact(artifact);
   if (!canonical.equals(Buffer.from(bytes))) throw corrupt('manifest is not in canonical v1 form (fields, annotations or order differ)');
   return artifact;
+}
+
+/** True when `artifact` indexes exactly the layers (digest and size, in order) of `manifest`, the image manifest `imageDigest`. */
+export function indexDescribesImage(artifact: IndexArtifact, imageDigest: string, manifest: ImageManifest): boolean {
+  return (
+    artifact.subject.digest === imageDigest &&
+    artifact.layers.length === manifest.layers.length &&
+    artifact.layers.every((l, i) => l.digest === manifest.layers[i]!.digest && l.size === manifest.layers[i]!.size)
+  );
 }
